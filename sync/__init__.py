@@ -1,0 +1,9 @@
+"""billsync: keep Billomat customer data and an Excel/CSV workbook in step, and migrate it to SnapBill."""
+
+from __future__ import annotations
+
+from sync.clients.billomat import Billomat
+
+__version__ = "0.1.0"
+
+__all__ = ["Billomat", "__version__"]
