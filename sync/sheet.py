@@ -1,0 +1,714 @@
+"""Workbook I/O: AccountFrames + Mapping → sheet tables → xlsx or a folder of CSV files, and back."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sync.errors import WorkbookError
+from sync.frames import AccountFrames
+from sync.mapping import Mapping, SheetMap
+
+try:  # calamine reads xlsx 6-19x faster than openpyxl (reference/prior-art.md §D2)
+    import python_calamine
+except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
+    python_calamine = None
+
+# First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
+FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+# xlsx: these cells get Excel's quote prefix. "'" is added because Excel strips a leading "'" when
+# someone re-enters such a cell (F2, Enter) unless the cell carries the quote prefix itself.
+_XLSX_QUOTE_PREFIX = frozenset((*FORMULA_TRIGGERS, "'"))
+# CSV: a value starting with a trigger gets a leading "'" (Excel then shows text, not a formula).
+# Values that already start with "'" get one more, so the reader strips exactly one "'" from every
+# value that starts with one: the escaping is exactly invertible, and "'=1" stays distinct from "=1".
+_CSV_ESCAPE = frozenset((*FORMULA_TRIGGERS, "'"))
+
+READ_ONLY_NOTE = "Schreibgeschützt – Änderungen hier werden ignoriert"
+EXCEL_MAX_CHARS = 32_767
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLS = 16_384
+CSV_SEPARATORS = (";", ",", "\t")
+_BOM = "\ufeff"
+_WIDTH_SAMPLE = 1000
+_MIN_WIDTH, _MAX_WIDTH = 8, 50
+
+# Values xlsxwriter cannot store so that they read back unchanged: it escapes a literal "_x0041_"
+# as "_x005F_x0041_", but misses a second escape sharing the underscore ("_x0041_x0042_") or one
+# it creates from a control character ("_x0041\r"); and U+FFFE/U+FFFF are not XML characters.
+# Measured: this pattern matches exactly the strings calamine reads back differently.
+_XLSX_UNSAFE = re.compile(r"[\ufffe\uffff]|_x[0-9A-Fa-f]{4}(?=_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f])")
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# Where a path is surely meant as one file, not as the folder of CSV files.
+_FILE_SUFFIXES = {".xls", ".xlsm", ".xlsb", ".ods", ".csv", ".tsv", ".txt"}
+
+
+# --------------------------------------------------------------------------------------------
+# AccountFrames → tables
+# --------------------------------------------------------------------------------------------
+
+
+def property_columns(client_properties: pd.DataFrame, sheet: SheetMap) -> list[tuple[str, str]]:
+    """(property id, header) per client property, ordered by id; headers unique within the sheet."""
+    if sheet.properties is None or client_properties.empty:
+        return []
+    props = _sorted_by_id(client_properties)
+    used = {h.casefold() for h in sheet.headers}
+    if sheet.tags is not None:
+        used.add(sheet.tags.header.casefold())
+    out: list[tuple[str, str]] = []
+    suffix = sheet.properties.header_suffix
+    for pid, name in zip(_text(props, "id"), _text(props, "name"), strict=True):
+        name = name.strip() or f"Attribut {pid}"
+        header = name
+        if header.casefold() in used:
+            header = f"{name}{suffix}"
+        if header.casefold() in used:  # two properties with one name: the id tells them apart
+            header = f"{name}{suffix} {pid}"
+        used.add(header.casefold())
+        out.append((pid, header))
+    return out
+
+
+def build_tables(frames: AccountFrames, mapping: Mapping) -> dict[str, pd.DataFrame]:
+    """Sheet name → all-text table (columns = headers in order, rows ordered by id)."""
+    tables: dict[str, pd.DataFrame] = {}
+    for sheet in mapping.sheets.values():
+        source = frames.frame(sheet.resource)
+        rows = _sorted_by_id(source)
+        data: dict[str, np.ndarray] = {}
+        for col in sheet.columns:
+            if col.lookup is not None:
+                data[col.header] = _lookup(rows, frames.frame(col.lookup), col.field)
+            else:
+                data[col.header] = _text(rows, col.field)
+        if sheet.resource == "clients":
+            ids = _text(rows, "id")
+            if sheet.properties is not None:
+                data.update(_property_values(frames, sheet, ids))
+            if sheet.tags is not None:
+                data[sheet.tags.header] = _joined_tags(frames.client_tags, sheet, ids)
+        tables[sheet.sheet] = pd.DataFrame(data, columns=list(data), dtype=object)
+    return tables
+
+
+def _text(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array of str ("" where missing)."""
+    if column not in df.columns:
+        return np.full(len(df), "", dtype=object)
+    values = df[column]
+    if values.isna().any():
+        values = values.where(values.notna(), "")
+    return values.to_numpy(dtype=object)
+
+
+def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
+    # Numeric order (9 before 10); ids that are not numbers (never from Billomat) go last.
+    if df.empty or "id" not in df.columns:
+        return df.reset_index(drop=True)
+    ids = df["id"].astype(object)
+    order = pd.DataFrame({"n": pd.to_numeric(ids, errors="coerce"), "s": ids.astype(str)})
+    positions = order.sort_values(["n", "s"], na_position="last", kind="stable").index
+    return df.loc[positions].reset_index(drop=True)
+
+
+def _lookup(rows: pd.DataFrame, other: pd.DataFrame, field: str) -> np.ndarray:
+    """For each row, `field` of the record its client_id points at ("" when there is none)."""
+    if field not in other.columns or "client_id" not in rows.columns or other.empty:
+        return np.full(len(rows), "", dtype=object)
+    by_id = other.drop_duplicates("id").set_index("id")[field]
+    return rows["client_id"].map(by_id).fillna("").to_numpy(dtype=object)
+
+
+def _property_values(frames: AccountFrames, sheet: SheetMap, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """One column per property: client_property_values pivoted to client × property."""
+    assert sheet.properties is not None
+    columns = property_columns(frames.client_properties, sheet)
+    if not columns:
+        return {}
+    prop_ids = [pid for pid, _ in columns]
+    values = frames.client_property_values
+    wide = pd.DataFrame(index=pd.Index(ids, dtype=object), columns=pd.Index(prop_ids, dtype=object))
+    if not values.empty:
+        values = values[values["client_property_id"].isin(prop_ids)]
+        if "id" in values.columns:
+            values = _sorted_by_id(values)
+        # Should Billomat hold two rows for one client and property, the newest (highest id) wins.
+        values = values.drop_duplicates(["client_id", "client_property_id"], keep="last")
+        if not values.empty:
+            pivot = values.pivot(index="client_id", columns="client_property_id", values="value")
+            wide = pivot.reindex(index=pd.Index(ids, dtype=object), columns=pd.Index(prop_ids, dtype=object))
+    types = dict(
+        zip(_text(frames.client_properties, "id"), _text(frames.client_properties, "type"), strict=True)
+    )
+    props = sheet.properties
+    out: dict[str, np.ndarray] = {}
+    for pid, header in columns:
+        col = wide[pid]
+        col = col.where(col.notna(), "")
+        if types.get(pid) == "CHECKBOX" and (props.checkbox_unchecked, props.checkbox_checked) != ("0", "1"):
+            col = col.where(col != "0", props.checkbox_unchecked).where(col != "1", props.checkbox_checked)
+        out[header] = col.to_numpy(dtype=object)
+    return out
+
+
+def _joined_tags(tags: pd.DataFrame, sheet: SheetMap, ids: np.ndarray) -> np.ndarray:
+    """Each client's tag names joined into one cell (sorted case-insensitively when the mapping says so)."""
+    assert sheet.tags is not None
+    if tags.empty:
+        return np.full(len(ids), "", dtype=object)
+    tags = tags[tags["name"].fillna("") != ""].drop_duplicates(["client_id", "name"])
+    if sheet.tags.sort:
+        tags = tags.assign(_k=tags["name"].str.casefold()).sort_values(
+            ["client_id", "_k", "name"], kind="stable"
+        )
+    joined = tags.groupby("client_id", sort=False)["name"].agg(sheet.tags.separator.join)
+    return pd.Series(ids, dtype=object).map(joined).fillna("").to_numpy(dtype=object)
+
+
+# --------------------------------------------------------------------------------------------
+# tables → xlsx / CSV
+# --------------------------------------------------------------------------------------------
+
+
+def write_workbook(tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping) -> None:
+    """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each."""
+    path = Path(path)
+    texts = {name: _table_texts(table, name, path) for name, table in tables.items()}
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        _write_xlsx(texts, path, mapping)
+    elif suffix in _FILE_SUFFIXES:
+        raise WorkbookError(
+            f"cannot write {suffix!r}: give a path ending in .xlsx, or a folder for one CSV file per sheet",
+            file=path,
+        )
+    else:
+        _write_csv_folder(texts, path, mapping)
+
+
+def _table_texts(table: pd.DataFrame, sheet: str, path: Path) -> tuple[list[str], list[list[str]]]:
+    """Headers and columns as plain lists of str (None/NaN → ""), checked for duplicate headers."""
+    headers = [str(h) for h in table.columns]
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise WorkbookError("header appears twice", file=path, sheet=sheet, column=header)
+        seen.add(header)
+    columns = []
+    for i in range(table.shape[1]):
+        values = table.iloc[:, i]
+        if values.isna().any():
+            values = values.where(values.notna(), "")
+        array = values.to_numpy(dtype=object)
+        if set(map(type, array)) - {str}:
+            array = np.array([v if isinstance(v, str) else str(v) for v in array], dtype=object)
+        columns.append(array.tolist())
+    return headers, columns
+
+
+def _check_xlsx_values(sheet: str, headers: list[str], columns: list[list[str]], path: Path) -> None:
+    """Refuse what xlsx cannot hold exactly, before a file is touched (never silently cut or alter)."""
+    nrows = len(columns[0]) if columns else 0
+    if nrows + 1 > EXCEL_MAX_ROWS:
+        raise WorkbookError(
+            f"{nrows} rows do not fit in an Excel sheet (max {EXCEL_MAX_ROWS - 1}); use CSV",
+            file=path,
+            sheet=sheet,
+        )
+    if len(headers) > EXCEL_MAX_COLS:
+        raise WorkbookError(f"{len(headers)} columns do not fit in an Excel sheet", file=path, sheet=sheet)
+    for header, values in zip(headers, columns, strict=True):
+        cells = [header, *values]
+        # One C-level pass per column first; the per-cell search runs only for a suspect column.
+        if max(map(len, cells)) > EXCEL_MAX_CHARS:
+            row = next(i for i, v in enumerate(cells, start=1) if len(v) > EXCEL_MAX_CHARS)
+            raise WorkbookError(
+                f"value has {len(cells[row - 1])} characters; an Excel cell holds at most {EXCEL_MAX_CHARS}"
+                " (use CSV)",
+                file=path,
+                sheet=sheet,
+                row=row,
+                column=header,
+            )
+        joined = "\x00".join(cells)
+        if ("_x" in joined or "\ufffe" in joined or "\uffff" in joined) and _XLSX_UNSAFE.search(joined):
+            for row, value in enumerate(cells, start=1):
+                if _XLSX_UNSAFE.search(value):
+                    raise WorkbookError(
+                        "value contains an escape sequence like '_x0041_x0042_' or a non-character that"
+                        " xlsx cannot store unchanged (use CSV)",
+                        file=path,
+                        sheet=sheet,
+                        row=row,
+                        column=header,
+                    )
+
+
+def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping) -> None:
+    import xlsxwriter
+
+    for sheet, (headers, columns) in texts.items():
+        _check_xlsx_values(sheet, headers, columns, path)
+    with _atomic_path(path) as tmp:
+        # constant_memory streams each row to disk: flat memory at 100k rows, same speed. Strings
+        # are converted nowhere: every cell goes through write_string (never a number or formula).
+        workbook = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        try:
+            formats = _Formats(workbook)
+            for sheet, (headers, columns) in texts.items():
+                _write_sheet(
+                    workbook.add_worksheet(sheet), formats, mapping.sheet_named(sheet), headers, columns
+                )
+        finally:
+            workbook.close()
+
+
+class _Formats:
+    """xlsxwriter formats, made once per kind of cell (Excel limits the number of styles)."""
+
+    def __init__(self, workbook: Any) -> None:
+        self.workbook = workbook
+        self.cache: dict[tuple[bool, bool, bool, bool], Any] = {}
+
+    def get(self, *, header: bool, read_only: bool, wrap: bool, quote: bool) -> Any:
+        key = (header, read_only, wrap, quote)
+        if key not in self.cache:
+            # "@" (Text) on every cell, so what an accountant types later stays text as well.
+            props: dict[str, Any] = {"num_format": "@", "valign": "top"}
+            if header:
+                props.update(bold=True, bottom=1, bg_color="#BFBFBF" if read_only else "#DDEBF7")
+            else:
+                if read_only:
+                    props.update(bg_color="#F2F2F2", font_color="#595959")
+                if wrap:
+                    props["text_wrap"] = True
+            if quote:
+                props["quote_prefix"] = True
+            self.cache[key] = self.workbook.add_format(props)
+        return self.cache[key]
+
+
+def _column_traits(sheet_map: SheetMap | None, headers: list[str]) -> list[tuple[bool, bool]]:
+    """(read_only, wrap) per column; columns the mapping does not declare are plain, editable text."""
+    traits = []
+    for header in headers:
+        col = sheet_map.by_header(header) if sheet_map is not None else None
+        traits.append((col.ignored_on_read, col.wrap) if col is not None else (False, False))
+    return traits
+
+
+def _width(header: str, values: list[str]) -> float:
+    """Column width from the header and a sample of values (longest line), capped."""
+    sample = values[:_WIDTH_SAMPLE]
+    longest = max((len(line) for v in sample if v for line in v.splitlines() or [v]), default=0)
+    # Header: bold text plus the autofilter arrow need about three characters more.
+    return float(min(_MAX_WIDTH, max(_MIN_WIDTH, len(header) + 3, longest + 1)))
+
+
+def _write_sheet(
+    ws: Any, formats: _Formats, sheet_map: SheetMap | None, headers: list[str], columns: list[list[str]]
+) -> None:
+    nrows = len(columns[0]) if columns else 0
+    traits = _column_traits(sheet_map, headers)
+    plain: list[Any] = []
+    quoted: list[Any] = []
+    for c, (header, values, (read_only, wrap)) in enumerate(zip(headers, columns, traits, strict=True)):
+        # A column whose values have line breaks (notes, TEXTAREA properties) is wrapped as well.
+        wrap = wrap or "\n" in "\x00".join(values)
+        plain.append(formats.get(header=False, read_only=read_only, wrap=wrap, quote=False))
+        quoted.append(formats.get(header=False, read_only=read_only, wrap=wrap, quote=True))
+        ws.set_column(c, c, _width(header, values), plain[c])
+        fmt = formats.get(
+            header=True, read_only=read_only, wrap=False, quote=header[:1] in _XLSX_QUOTE_PREFIX
+        )
+        ws.write_string(0, c, header, fmt)
+        if read_only:
+            ws.write_comment(0, c, READ_ONLY_NOTE, {"author": "billsync", "x_scale": 1.6, "y_scale": 0.6})
+        if sheet_map is not None and not read_only:
+            col = sheet_map.by_header(header)
+            if col is not None and col.type == "bool":
+                ws.data_validation(
+                    1,
+                    c,
+                    EXCEL_MAX_ROWS - 1,
+                    c,
+                    {
+                        "validate": "list",
+                        "source": ["0", "1"],
+                        "error_type": "warning",
+                        "error_message": "Bitte 0 (nein) oder 1 (ja) eintragen.",
+                    },
+                )
+    if headers:
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, nrows, len(headers) - 1)
+    # Every cell is text on purpose (zip codes, ids): no green "number stored as text" triangles.
+    ws.ignore_errors({"number_stored_as_text": "A1:XFD1048576"})
+
+    write = ws.write_string
+    trigger = _XLSX_QUOTE_PREFIX
+    for r, row in enumerate(zip(*columns, strict=True), start=1):
+        for c, value in enumerate(row):
+            if value:  # empty stays a blank cell
+                write(r, c, value, quoted[c] if value[0] in trigger else plain[c])
+
+
+def _csv_escape(values: list[str]) -> list[str]:
+    escape = _CSV_ESCAPE
+    return [("'" + v) if v and v[0] in escape else v for v in values]
+
+
+def _write_csv_folder(
+    texts: dict[str, tuple[list[str], list[list[str]]]], folder: Path, mapping: Mapping
+) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise WorkbookError(
+            "exists and is not a folder (a path not ending in .xlsx means a folder of CSV files)", file=folder
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for sheet, (headers, columns) in texts.items():
+        target = folder / f"{sheet}.csv"
+        with _atomic_path(target) as tmp:
+            # newline="" so the csv module's own "\r\n" and the line breaks inside notes stay as they are.
+            with open(tmp, "w", encoding=mapping.csv.encoding, newline="") as fh:
+                writer = csv.writer(
+                    fh, delimiter=mapping.csv.separator, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL
+                )
+                writer.writerow(_csv_escape(headers))
+                writer.writerows(zip(*(_csv_escape(col) for col in columns), strict=True))
+
+
+@contextlib.contextmanager
+def _atomic_path(target: Path) -> Iterator[Path]:
+    """A temp path beside `target`, renamed over it only when the block succeeds (never a half file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        # mkstemp creates 0600; keep the permissions the file had, or the usual ones for a new file.
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# xlsx / CSV → tables
+# --------------------------------------------------------------------------------------------
+
+
+def read_workbook(path: Path | str, mapping: Mapping) -> dict[str, pd.DataFrame]:
+    """Sheet name → all-text table of every mapped sheet; the index is the row number in the sheet.
+
+    Columns are the sheet's headers (BOM and surrounding blanks stripped), in the sheet's order;
+    columns with an empty header and sheets the mapping does not name are left out. Completely
+    empty rows are skipped. Every cell is a str ("" for empty); typed xlsx cells are turned into
+    text (42.0 → "42", True → "1", a date → "2024-02-01") and the CSV formula prefix is undone.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raw = _read_csv_folder(path, mapping)
+    elif path.exists():
+        raw = _read_xlsx(path, mapping)
+    else:
+        raise WorkbookError("does not exist", file=path)
+    return {sheet.sheet: _table(raw[sheet.sheet], sheet) for sheet in mapping.sheets.values()}
+
+
+_Raw = tuple[list[str], np.ndarray, Path]  # headers, 2-D object array of str cells, file
+
+
+def _table(raw: _Raw, sheet: SheetMap) -> pd.DataFrame:
+    headers, grid, file = raw
+    keep: list[int] = []
+    seen: dict[str, int] = {}
+    for i, header in enumerate(headers):
+        if not header:
+            continue
+        if header in seen:
+            raise WorkbookError(
+                f"header appears twice (columns {_col_letter(seen[header])} and {_col_letter(i)})",
+                file=file,
+                sheet=sheet.sheet,
+                row=1,
+                column=header,
+            )
+        seen[header] = i
+        keep.append(i)
+    key_header = sheet.key_column.header
+    if key_header not in seen:
+        raise WorkbookError(
+            "the key column is missing; without it no row can be matched (nothing was changed)",
+            file=file,
+            sheet=sheet.sheet,
+            row=1,
+            column=key_header,
+        )
+    cells = grid[:, keep]
+    # Skip rows where every cell is empty (Excel keeps formatted empty rows; CSVs end with blank lines).
+    filled = (cells != "").any(axis=1) if cells.size else np.zeros(len(cells), dtype=bool)
+    index = pd.Index(np.flatnonzero(filled) + 2, name="row")  # row 1 is the header
+    return pd.DataFrame(cells[filled], index=index, columns=[headers[i] for i in keep], dtype=object)
+
+
+def _col_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def cell_text(value: Any) -> str:
+    """A cell value as the canonical text billsync compares (None → "", 42.0 → "42", True → "1")."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return ""
+        # Whole numbers as integers ("42", not "42.0") while they are exact in a double.
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(timespec="seconds" if not value.microsecond else "auto")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def _grid(rows: list[list[Any]], convert: Callable[[Any], str]) -> tuple[list[str], np.ndarray]:
+    """Rows of cell values → (headers, 2-D object array of str below them); ragged rows padded with ""."""
+    if not rows:
+        return [], np.empty((0, 0), dtype=object)
+    width = max(map(len, rows))
+    if width == 0:
+        return [], np.empty((len(rows) - 1, 0), dtype=object)
+    if any(len(r) != width for r in rows):
+        rows = [list(r) + [""] * (width - len(r)) for r in rows]
+    grid = np.empty((len(rows), width), dtype=object)
+    grid[:] = rows
+    # Nearly every cell is already a str; convert only the columns that hold something else.
+    if set(map(type, grid.ravel())) != {str}:
+        for j in range(width):
+            column = grid[:, j]
+            if set(map(type, column)) != {str}:
+                grid[:, j] = [v if type(v) is str else convert(v) for v in column]
+    headers = [h.lstrip(_BOM).strip() for h in grid[0]]
+    return headers, grid[1:]
+
+
+def _read_xlsx(path: Path, mapping: Mapping) -> dict[str, _Raw]:
+    if path.stat().st_size == 0:
+        raise WorkbookError("the file is empty (0 bytes), not an xlsx workbook", file=path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        hint = (
+            " (a CSV file? give the folder that holds the CSV files)" if path.suffix.lower() == ".csv" else ""
+        )
+        raise WorkbookError(f"not an xlsx workbook{hint}", file=path)
+    reader = _xlsx_rows_calamine if python_calamine is not None else _xlsx_rows_openpyxl
+    out: dict[str, _Raw] = {}
+    for name, rows in reader(path, [s.sheet for s in mapping.sheets.values()]):
+        headers, grid = _grid(rows, cell_text)
+        if not any(headers):
+            raise WorkbookError("the sheet is empty: no header row", file=path, sheet=name, row=1)
+        out[name] = (headers, grid, path)
+    return out
+
+
+def _missing_sheet(path: Path, name: str, present: list[str]) -> WorkbookError:
+    return WorkbookError(
+        f"sheet is missing (the workbook has: {', '.join(present) or 'no sheets'})", file=path, sheet=name
+    )
+
+
+def _xlsx_rows_calamine(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]]]]:
+    assert python_calamine is not None
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.CalamineError as exc:
+        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
+    try:
+        present = list(workbook.sheet_names)
+        for name in names:
+            if name not in present:
+                raise _missing_sheet(path, name, present)
+        for name in names:
+            try:
+                # skip_empty_area=False: row 1 / column A stay where they are, even when empty.
+                rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except python_calamine.CalamineError as exc:
+                raise WorkbookError(f"cannot read the sheet ({exc})", file=path, sheet=name) from None
+            yield name, rows
+    finally:
+        workbook.close()
+
+
+def _unescape_ooxml(value: str) -> str:
+    # openpyxl, unlike calamine, hands back Excel's escapes: "\r" arrives as "_x000D_".
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value) if "_x" in value else value
+
+
+def _xlsx_rows_openpyxl(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]]]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
+    try:
+        present = list(workbook.sheetnames)
+        for name in names:
+            if name not in present:
+                raise _missing_sheet(path, name, present)
+        for name in names:
+            ws = workbook[name]
+            rows = [
+                [_unescape_ooxml(v) if isinstance(v, str) else ("" if v is None else v) for v in row]
+                for row in ws.iter_rows(values_only=True)
+            ]
+            yield name, rows
+    finally:
+        workbook.close()
+
+
+def _read_csv_folder(folder: Path, mapping: Mapping) -> dict[str, _Raw]:
+    out: dict[str, _Raw] = {}
+    files = {p.name.casefold(): p for p in folder.iterdir() if p.is_file()}
+    for sheet in mapping.sheets.values():
+        file = folder / f"{sheet.sheet}.csv"
+        if not file.is_file():
+            # Windows and macOS users may save "kunden.csv"; accept any case.
+            found = files.get(f"{sheet.sheet}.csv".casefold())
+            if found is None:
+                present = sorted(p.name for p in files.values() if p.suffix.lower() == ".csv")
+                raise WorkbookError(
+                    f"{file.name} is missing (the folder has: {', '.join(present) or 'no CSV files'})",
+                    file=folder,
+                    sheet=sheet.sheet,
+                )
+            file = found
+        headers, grid = _read_csv_file(file, sheet.sheet, mapping.csv.separator)
+        out[sheet.sheet] = (headers, grid, file)
+    return out
+
+
+def _read_csv_file(file: Path, sheet: str, preferred: str) -> tuple[list[str], np.ndarray]:
+    data = file.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise WorkbookError("the file is empty: no header row", file=file, sheet=sheet, row=1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(file, sheet, data, exc.start, preferred) from None
+    separator = _detect_separator(text, preferred)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False)
+    rows = list(reader)
+    headers, grid = _grid(rows, str)
+    if not any(headers):
+        raise WorkbookError("the file is empty: no header row", file=file, sheet=sheet, row=1)
+    headers = [_csv_unescape(h) for h in headers]
+    for j in range(grid.shape[1]):
+        column = grid[:, j]
+        # A fast scan first: only columns where some value starts with "'" need the per-cell pass.
+        joined = "\x00".join(column)
+        if joined.startswith("'") or "\x00'" in joined:
+            grid[:, j] = [v[1:] if v[:1] == "'" else v for v in column]
+    return headers, grid
+
+
+def _csv_unescape(value: str) -> str:
+    return value[1:] if value[:1] == "'" else value
+
+
+def _detect_separator(text: str, preferred: str) -> str:
+    """The separator of the header line: the most frequent of ; , tab outside quotes (ties: the mapping's)."""
+    counts = dict.fromkeys(CSV_SEPARATORS, 0)
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted:
+            if ch in "\r\n":
+                break
+            if ch in counts:
+                counts[ch] += 1
+    best = max(counts.values())
+    if best == 0 or counts.get(preferred, 0) == best:
+        return preferred
+    return max(CSV_SEPARATORS, key=lambda s: counts[s])
+
+
+def _encoding_error(file: Path, sheet: str, data: bytes, start: int, preferred: str) -> WorkbookError:
+    """Name the row and column of the first byte that is not UTF-8 (typically Excel's ANSI "CSV" export)."""
+    row = data.count(b"\n", 0, start) + 1
+    line_start = data.rfind(b"\n", 0, start) + 1
+    header_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    separator = _detect_separator(header_line, preferred)
+    headers = next(csv.reader([header_line], delimiter=separator), [])
+    # Count separators before the bad byte; fine for the lines Excel writes (quoted breaks are rare).
+    prefix = data[line_start:start].decode("utf-8", errors="replace")
+    field = next(csv.reader([prefix + "x"], delimiter=separator), [""])
+    index = len(field) - 1
+    column = headers[index].lstrip(_BOM).strip() if 0 <= index < len(headers) else None
+    try:
+        sample = data[start : start + 1].decode("cp1252")
+        found = f" ({sample!r} in Windows-1252)"
+    except UnicodeDecodeError:
+        found = ""
+    return WorkbookError(
+        f"not UTF-8: byte 0x{data[start]:02X}{found}; in Excel save as 'CSV UTF-8 (durch Trennzeichen getrennt)'",
+        file=file,
+        sheet=sheet,
+        row=row,
+        column=column,
+    )
