@@ -1,0 +1,177 @@
+"""The billsync command line: parses, runs one command, turns errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from sync import __version__
+from sync.clock import SYSTEM_CLOCK, Clock
+from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, BillsyncError, ConfigError
+from sync.progress import LOG, RedactingFilter, Redactor, Reporter
+from sync.settings import Settings, load_settings
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MAPPING = Path("mappings") / "billomat.yaml"
+
+
+@dataclass
+class Runtime:
+    """What a run takes from the outside world; tests and the demo pass their own."""
+
+    env: Mapping[str, str] | None = None
+    clock: Clock = SYSTEM_CLOCK
+    out: TextIO | None = None
+    err: TextIO | None = None
+    cwd: Path | None = None
+
+
+@dataclass
+class Context:
+    """One command's view of the world: parsed args, settings, reporter, clock."""
+
+    args: argparse.Namespace
+    settings: Settings
+    reporter: Reporter
+    runtime: Runtime
+    redact: Redactor
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every wait goes through."""
+        return self.runtime.clock
+
+    def mapping_path(self) -> Path:
+        """The Billomat mapping: billsync.yaml's `mapping`, else ./mappings/billomat.yaml, else the shipped one."""
+        configured = self.settings.value("mapping")
+        if configured:
+            base = self.settings.config_path.parent if self.settings.config_path else Path.cwd()
+            path = Path(configured)
+            return path if path.is_absolute() else base / path
+        local = Path.cwd() / DEFAULT_MAPPING
+        return local if local.is_file() else PACKAGE_ROOT / DEFAULT_MAPPING
+
+    def elapsed(self) -> float:
+        """Seconds since the command started."""
+        return time.monotonic() - self.started
+
+
+Command = Callable[[Context], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command (SPEC §2)."""
+    from sync import commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="billsync.yaml to use (default: ./billsync.yaml when present)")
+    common.add_argument("--state", metavar="DIR", help="state directory (default: .billsync/ beside the workbook)")
+    common.add_argument("-v", "--verbose", action="store_true", help="show every API call and retry")
+    common.add_argument("-q", "--quiet", action="store_true", help="print only warnings and the summary line")
+    common.add_argument("--no-progress", action="store_true", help="never draw progress bars")
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
+
+    parser = argparse.ArgumentParser(
+        prog="billsync",
+        description="Keep Billomat customer data and an accountants' workbook in step; migrate it to SnapBill.",
+        parents=[common],
+        epilog="Exit codes: 0 done and in step; 1 finished but something was held, failed or is pending; "
+        "2 nothing was written (usage, config, mapping, workbook or fatal API error); 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"billsync {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_arguments, _run) in commands.COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        add_arguments(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> int:
+    """Run billsync; returns the exit code (SPEC §2)."""
+    from sync import commands
+
+    runtime = runtime or Runtime()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse already explained
+        return exc.code if isinstance(exc.code, int) else EXIT_FATAL
+    if not args.command:
+        parser.print_help(runtime.out or sys.stdout)
+        return EXIT_FATAL
+    redact = Redactor()
+    env = dict(os.environ if runtime.env is None else runtime.env)
+    # Every secret we could ever hold is masked in all output from the start (SPEC §3).
+    redact.add(*(env.get(name, "") for name in commands.SECRET_VARIABLES))
+    reporter = Reporter(
+        out=runtime.out,
+        err=runtime.err,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        progress=not args.no_progress,
+        redact=redact,
+    )
+    _configure_logging(args, reporter, redact)
+    try:
+        settings = load_settings(args.config, env)
+        _mask_config_secrets(settings, redact)
+        context = Context(args=args, settings=settings, reporter=reporter, runtime=runtime, redact=redact)
+        _help, _add, run = commands.COMMANDS[args.command]
+        return run(context)
+    except BillsyncError as exc:
+        if args.debug:
+            raise
+        reporter.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        reporter.error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # an unexpected bug: still one line, the traceback only with --debug
+        if args.debug:
+            raise
+        reporter.error(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+        return EXIT_FATAL
+
+
+def _configure_logging(args: argparse.Namespace, reporter: Reporter, redact: Redactor) -> None:
+    handler = logging.StreamHandler(reporter.err)
+    handler.addFilter(RedactingFilter(redact))
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_billsync", False):
+            root.removeHandler(old)
+    handler._billsync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    root.setLevel(level)
+    # urllib3's own debug lines print URLs; keep them out unless --debug.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.debug else logging.WARNING)
+    LOG.setLevel(level)
+
+
+def _mask_config_secrets(settings: Settings, redact: Redactor) -> None:
+    for section_name, keys in (("billomat", ("api_key", "app_secret", "app_id")), ("snapbill", ("password",))):
+        section = settings.raw.get(section_name) or {}
+        if isinstance(section, dict):
+            redact.add(*(str(section.get(key) or "") for key in keys))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
+
+
+__all__ = ["Context", "Runtime", "main", "build_parser", "ConfigError", "EXIT_OK"]

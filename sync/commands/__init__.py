@@ -1,0 +1,20 @@
+"""The commands of SPEC §2: name → (help, add_arguments, run)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from sync.commands import check, demo, emulator, pull
+
+AddArguments = Callable[[argparse.ArgumentParser], None]
+
+COMMANDS: dict[str, tuple[str, AddArguments, Callable[..., int]]] = {
+    "pull": (pull.HELP, pull.add_arguments, pull.run),
+    "check": (check.HELP, check.add_arguments, check.run),
+    "emulator": (emulator.HELP, emulator.add_arguments, emulator.run),
+    "demo": (demo.HELP, demo.add_arguments, demo.run),
+}
+
+# Environment variables whose values are masked in every line billsync prints or logs (SPEC §3).
+SECRET_VARIABLES = ("BILLOMAT_API_KEY", "BILLOMAT_APP_ID", "BILLOMAT_APP_SECRET", "SNAPBILL_PASSWORD")

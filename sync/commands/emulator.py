@@ -1,0 +1,90 @@
+"""`billsync emulator`: serve the built-in emulator of both APIs on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sync.errors import EXIT_OK, ConfigError
+
+if TYPE_CHECKING:
+    from sync.cli import Context
+
+HELP = "Serve the built-in emulator of Billomat (and later SnapBill) on 127.0.0.1, for trying mappings safely."
+DEFAULT_KEY = "emulator-key"
+DEFAULT_ACCOUNT = "musterfirma"
+SAMPLE_DATA = Path(__file__).resolve().parent.parent.parent / "sample_data"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `emulator`."""
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 = any free)")
+    parser.add_argument("--seed", metavar="DIR", help="account to serve (default: the shipped sample_data/)")
+    parser.add_argument("--generate", type=int, metavar="N", help="serve a generated account of N clients instead")
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default="",
+        help="inject faults, e.g. '5xx=0.1,429=0.05,timeout=0.01,lost=0.05,seed=7'",
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=300, metavar="N", help="requests per 15 minutes (default 300; 0 = off)"
+    )
+    parser.add_argument(
+        "--contacts-bulk",
+        choices=("allow", "refuse", "empty"),
+        default="refuse",
+        help="how GET /contacts without client_id answers: the docs make client_id mandatory (refuse, "
+        "the default); the real answer is unconfirmed",
+    )
+
+
+def build_emulator(args: argparse.Namespace, api_key: str, billomat_id: str = DEFAULT_ACCOUNT):  # noqa: ANN201
+    """An Emulator configured from the command-line arguments."""
+    from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
+
+    try:
+        faults = FaultSpec.parse(args.faults or "")
+    except ValueError as exc:
+        raise ConfigError(f"--faults: {exc}") from None
+    if args.generate:
+        account = generate_account(clients=args.generate)
+    else:
+        seed = Path(args.seed) if args.seed else SAMPLE_DATA
+        try:
+            account = load_seed(seed)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--seed {seed}: {exc}") from None
+    return Emulator(
+        EmulatorConfig(
+            billomat_id=billomat_id,
+            api_key=api_key,
+            account=account,
+            rate_limit=args.rate_limit,
+            faults=faults,
+            contacts_bulk=args.contacts_bulk,
+            port=args.port,
+        )
+    )
+
+
+def run(ctx: Context) -> int:
+    """Serve until interrupted; prints the settings that point billsync at it."""
+    env = ctx.settings.env
+    api_key = env.get("BILLOMAT_API_KEY") or DEFAULT_KEY
+    emu = build_emulator(ctx.args, api_key)
+    with emu.running():
+        out = ctx.reporter
+        out.info(f"billsync emulator serving on {emu.base_url} (Ctrl-C to stop)")
+        out.info("Point billsync at it with:")
+        out.info(f"  export BILLOMAT_BASE_URL={emu.billomat_url}")
+        if api_key == DEFAULT_KEY:
+            out.info(f"  export BILLOMAT_API_KEY={DEFAULT_KEY}")
+        else:
+            out.info("  (it accepts the BILLOMAT_API_KEY of this shell)")
+        try:
+            emu.wait()
+        except KeyboardInterrupt:
+            out.info("emulator stopped")
+    return EXIT_OK

@@ -1,0 +1,45 @@
+"""The command line: documented commands, help, usage errors, exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.cli import build_parser, main
+from sync.commands import COMMANDS
+from tests.e2e import REPO, run_cli
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_is_documented_in_the_readme(command):
+    assert f"billsync {command}" in README
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert COMMANDS[command][0].split(":")[0][:20] in " ".join(capsys.readouterr().out.split())
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "pull" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error_with_exit_2(capsys):
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_configuration_is_one_line_and_exit_2(tmp_path):
+    result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx")], env={})
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "billsync: error: BILLOMAT_API_KEY is not set: export the API key of a Billomat user "
+        "(Settings > Employees > API access) before running billsync"
+    ]
+
+
+def test_exit_codes_are_documented_in_the_help():
+    assert "130 interrupted" in build_parser().format_help()

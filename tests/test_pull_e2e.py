@@ -1,0 +1,283 @@
+"""End to end: `billsync pull` against the emulator over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import socket
+from collections import Counter
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sync.clock import FakeClock
+from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
+from sync.mapping import load_mapping
+from sync.sheet import read_workbook
+from tests.e2e import API_KEY, REPO, billomat_env, files_containing, run_cli, run_subprocess
+
+pytestmark = pytest.mark.e2e
+
+MAPPING = load_mapping(REPO / "mappings" / "billomat.yaml")
+CLIENTS = MAPPING.sheets["clients"]
+CONTACTS = MAPPING.sheets["contacts"]
+
+
+def serve(account, **options) -> Emulator:  # noqa: ANN001
+    """An emulator for `account` on a free port (started by the caller with .running())."""
+    options.setdefault("clock", FakeClock())
+    options.setdefault("contacts_bulk", "allow")
+    return Emulator(EmulatorConfig(billomat_id="musterfirma", api_key=API_KEY, account=account, **options))
+
+
+@pytest.fixture(scope="module")
+def sample_account():
+    return load_seed(REPO / "sample_data")
+
+
+@pytest.fixture(scope="module")
+def pulled_sample(tmp_path_factory, sample_account):
+    """Pull the hostile sample account once into xlsx and CSV; share the result between tests."""
+    tmp = tmp_path_factory.mktemp("pull")
+    emu = serve(sample_account)
+    with emu.running():
+        env = billomat_env(emu.billomat_url)
+        xlsx = run_cli(["pull", "--out", str(tmp / "kunden.xlsx"), "--no-progress", "-v"], env)
+        csv_dir = run_cli(["pull", "--out", str(tmp / "csv"), "--no-progress"], env)
+    return tmp, emu, xlsx, csv_dir
+
+
+def _expected_clients(emu: Emulator) -> dict[str, dict[str, str]]:
+    """The emulator's clients as workbook rows: header → value, keyed by id."""
+    state = emu.state
+    props = {p["id"]: p["name"] for p in state.client_properties}
+    values = {(v["client_id"], v["client_property_id"]): v["value"] for v in state.client_property_values}
+    tags: dict[str, list[str]] = {}
+    for tag in state.client_tags:
+        tags.setdefault(tag["client_id"], []).append(tag["name"])
+    rows = {}
+    for client in state.clients:
+        row = {column.header: client.get(column.field, "") for column in CLIENTS.columns}
+        for prop_id, name in props.items():
+            row[name] = values.get((client["id"], prop_id), "")
+        row[CLIENTS.tags.header] = CLIENTS.tags.separator.join(sorted(tags.get(client["id"], []), key=str.casefold))
+        rows[client["id"]] = row
+    return rows
+
+
+def _xlsx_rows(path: Path, sheet: str) -> list[dict[str, str]]:
+    """Rows of one sheet read with openpyxl (independent of billsync's reader), None → ""."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return [{h: _unescape(v) for h, v in zip(header, row, strict=False)} for row in rows[1:]]
+
+
+def _unescape(value: object) -> str:
+    """openpyxl leaves OOXML's _xHHHH_ escapes (e.g. _x000D_ for CR) undecoded; Excel decodes them."""
+    if value is None:
+        return ""
+    text = str(value)
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def test_pull_of_hostile_sample_reproduces_every_client_value_exactly(pulled_sample):
+    tmp, emu, result, _ = pulled_sample
+    assert result.code == 0, result.text
+    expected = _expected_clients(emu)
+    rows = _xlsx_rows(tmp / "kunden.xlsx", CLIENTS.sheet)
+    key_header = CLIENTS.key_column.header
+    assert sorted(r[key_header] for r in rows) == sorted(expected)
+    for row in rows:
+        want = expected[row[key_header]]
+        for header, value in want.items():
+            assert row[header] == value, f"client {row[key_header]}, column {header!r}"
+
+
+def test_pull_of_hostile_sample_reproduces_every_contact_value_exactly(pulled_sample):
+    tmp, emu, _, _ = pulled_sample
+    numbers = {c["id"]: c["client_number"] for c in emu.state.clients}
+    rows = {r[CONTACTS.key_column.header]: r for r in _xlsx_rows(tmp / "kunden.xlsx", CONTACTS.sheet)}
+    assert sorted(rows) == sorted(c["id"] for c in emu.state.contacts)
+    for contact in emu.state.contacts:
+        row = rows[contact["id"]]
+        for column in CONTACTS.columns:
+            want = numbers[contact["client_id"]] if column.field == "client_number" else contact.get(column.field, "")
+            assert row[column.header] == want, f"contact {contact['id']}, column {column.header!r}"
+
+
+def test_pulled_workbook_holds_no_formula_and_every_cell_is_text(pulled_sample):
+    tmp, _, _, _ = pulled_sample
+    wb = openpyxl.load_workbook(tmp / "kunden.xlsx")
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate} is a formula"
+                assert cell.value is None or isinstance(cell.value, str), f"{ws.title}!{cell.coordinate}"
+
+
+def test_pulled_workbook_keeps_leading_zeros_and_hostile_text(pulled_sample):
+    tmp, emu, _, _ = pulled_sample
+    cells = {v for r in _xlsx_rows(tmp / "kunden.xlsx", CLIENTS.sheet) for v in r.values()}
+    hostile = [v for c in emu.state.clients for v in c.values() if v[:1] in ("0", "=", "+", "-", "@", "\t", "\r")]
+    assert hostile, "the sample account must hold hostile values"
+    for value in hostile:
+        if value in {c.get(col.field, "") for c in emu.state.clients for col in CLIENTS.columns}:
+            assert value in cells
+
+
+def test_csv_variant_opens_in_german_excel_and_reads_back_exactly(pulled_sample):
+    tmp, emu, _, result = pulled_sample
+    assert result.code == 0, result.text
+    path = tmp / "csv" / f"{CLIENTS.sheet}.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM so Excel reads UTF-8"
+    header_line = raw[3:].split(b"\r\n", 1)[0].decode("utf-8")
+    assert ";" in header_line and header_line.split(";")[0].strip('"') == CLIENTS.key_column.header
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        assert len(list(csv.reader(handle, delimiter=";"))) == len(emu.state.clients) + 1
+    tables = read_workbook(tmp / "csv", MAPPING)
+    expected = _expected_clients(emu)
+    for row in tables[CLIENTS.sheet].to_dict("records"):
+        assert row == {h: expected[row[CLIENTS.key_column.header]].get(h, "") for h in row}
+
+
+def test_pull_records_the_base_snapshot(pulled_sample):
+    tmp, emu, _, _ = pulled_sample
+    from sync.state import StateDir
+
+    snapshot = StateDir(tmp / ".billsync").read_snapshot()
+    assert snapshot is not None
+    assert snapshot.frames.counts()["clients"] == len(emu.state.clients)
+    assert sorted(snapshot.frames.clients["id"]) == sorted(c["id"] for c in emu.state.clients)
+
+
+def test_api_key_never_appears_in_output_or_files_even_verbose(pulled_sample):
+    tmp, _, xlsx, csv_result = pulled_sample
+    assert "GET /clients" in xlsx.text, "-v shows the calls"
+    for result in (xlsx, csv_result):
+        assert API_KEY not in result.text
+    assert files_containing(tmp, API_KEY) == []
+
+
+@pytest.mark.slow
+def test_extraction_of_2500_clients_uses_the_minimum_number_of_requests(tmp_path):
+    account = generate_account(clients=2500, contacts_per_client=2, properties=3, tags=10, seed=3)
+    emu = serve(account)
+    with emu.running():
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
+    assert result.code == 0, result.text
+    state = emu.state
+    by_path = Counter(r.path for r in emu.requests)
+    tag_counts = Counter(t["name"] for t in state.client_tags)
+    minimum = (
+        1  # GET /clients/myself: the credential check
+        + math.ceil(len(state.clients) / 1000)
+        + math.ceil(len(state.contacts) / 1000)
+        + 1  # property definitions
+        + max(1, math.ceil(len(state.client_property_values) / 1000))
+        + 1  # tag cloud
+        + sum(math.ceil(n / 1000) for n in tag_counts.values())
+    )
+    assert len(tag_counts) == 10 and len(state.contacts) == 5000
+    assert by_path["/contacts"] == 5
+    assert len(emu.requests) <= minimum + 2, by_path
+    assert len(emu.requests) >= minimum
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["refuse", "empty"])
+def test_contacts_fall_back_to_per_client_listing_when_bulk_is_refused(tmp_path, mode):
+    account = generate_account(clients=120, contacts_per_client=2, properties=3, tags=4, seed=5)
+    emu = serve(account, contacts_bulk=mode)
+    with emu.running():
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
+    assert result.code == 0, result.text
+    assert "per client" in result.err
+    contact_calls = [r for r in emu.requests if r.path == "/contacts"]
+    # one refused bulk call (twice when the refusal also trips the order_by fallback), then one per client
+    assert len(emu.state.clients) + 1 <= len(contact_calls) <= len(emu.state.clients) + 2
+    rows = _xlsx_rows(tmp_path / "k.xlsx", CONTACTS.sheet)
+    assert len(rows) == len(emu.state.contacts)
+
+
+def test_rate_limit_is_respected_by_waiting_not_by_provoking_429(tmp_path, sample_account):
+    clock = FakeClock(start=1_800_000_000.0 + 890)  # 10 s before a window boundary... then more windows
+    emu = serve(sample_account, clock=clock, rate_limit=6)
+    with emu.running():
+        env = {**billomat_env(emu.billomat_url)}
+        config = tmp_path / "billsync.yaml"
+        config.write_text("billomat:\n  rate_limit_reserve: 2\n", encoding="utf-8")
+        result = run_cli(
+            ["--config", str(config), "pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], env, clock
+        )
+    assert result.code == 0, result.text
+    assert not [r for r in emu.requests if r.status == 429]
+    assert clock.sleeps, "the client waited for the next window"
+    assert "waiting" in result.out and "rate limit" in result.out.lower()
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("wrong_key", "API key"),
+        ("unknown_account", "account"),
+        ("unreachable", "127.0.0.1"),
+        ("html_502", "502"),
+        ("truncated_json", "JSON"),
+        ("plain_http_remote", "http://"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_exit_2(tmp_path, sample_account, case, expected):
+    emu = serve(sample_account)
+    with emu.running():
+        env = billomat_env(emu.billomat_url)
+        if case == "wrong_key":
+            env["BILLOMAT_API_KEY"] = "not-the-right-key"
+        elif case == "unknown_account":
+            env["BILLOMAT_BASE_URL"] = emu.billomat_url.replace("/musterfirma/", "/nosuchaccount/")
+        elif case == "unreachable":
+            env["BILLOMAT_BASE_URL"] = f"http://127.0.0.1:{_unused_port()}/api"
+        elif case == "html_502":
+            emu.force("502", count=1000)
+        elif case == "truncated_json":
+            emu.force("truncate", count=1000)
+        elif case == "plain_http_remote":
+            env["BILLOMAT_BASE_URL"] = "http://billomat.example.com/api"
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], env)
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    error_lines = [line for line in result.err.splitlines() if line.startswith("billsync: error:")]
+    assert len(error_lines) == 1, result.err
+    assert expected.lower() in error_lines[0].lower()
+    assert not (tmp_path / "k.xlsx").exists()
+    assert API_KEY not in result.text
+
+
+def test_python_m_sync_pulls_like_the_console_script(tmp_path, sample_account):
+    emu = serve(sample_account)
+    with emu.running():
+        result = run_subprocess(
+            ["pull", "--out", str(tmp_path / "k.xlsx")], billomat_env(emu.billomat_url), cwd=REPO
+        )
+    assert result.code == 0, result.text
+    assert result.out.strip().splitlines()[-1].startswith("pull:")
+    assert (tmp_path / "k.xlsx").exists()
+    assert API_KEY not in result.text
+
+
+def test_faults_during_pull_are_retried_and_the_result_is_complete(tmp_path, sample_account):
+    emu = serve(sample_account, faults=FaultSpec.parse("5xx=0.2,429=0.1,lost=0.1,seed=11"))
+    with emu.running():
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
+    assert result.code == 0, result.text
+    assert len(_xlsx_rows(tmp_path / "k.xlsx", CLIENTS.sheet)) == len(emu.state.clients)

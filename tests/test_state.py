@@ -1,0 +1,88 @@
+"""State dir: an atomic base snapshot that reads back exactly, and a lock that refuses a second run."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sync.clock import FakeClock
+from sync.errors import LockedError, StateError
+from sync.frames import AccountFrames
+from sync.state import StateDir, state_dir_for
+
+HOSTILE = ["00042", "=SUMME(A1)", "Zeile 1\r\nZeile 2", "\tTab", "", "Weißenburger Straße", "nan", "None"]
+
+
+def frames() -> AccountFrames:
+    return AccountFrames.from_records(
+        {
+            "clients": [{"id": str(i), "client_number": v, "name": v, "note": v} for i, v in enumerate(HOSTILE, 1)],
+            "client_tags": [{"client_id": "1", "name": "A-Kunde"}],
+        }
+    )
+
+
+def test_snapshot_reads_back_every_value_exactly(tmp_path):
+    state = StateDir(tmp_path / ".billsync")
+    state.write_snapshot(frames(), {"command": "pull"})
+    snapshot = state.read_snapshot()
+    assert snapshot is not None
+    assert snapshot.frames.clients["note"].tolist() == HOSTILE
+    assert snapshot.frames.client_tags.to_dict("records") == [{"client_id": "1", "name": "A-Kunde"}]
+    assert snapshot.meta["command"] == "pull" and snapshot.meta["counts"]["clients"] == len(HOSTILE)
+
+
+def test_no_snapshot_before_the_first_run(tmp_path):
+    assert StateDir(tmp_path / "s").read_snapshot() is None
+
+
+def test_a_failed_snapshot_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    state = StateDir(tmp_path)
+    state.write_snapshot(frames(), {"run": 1})
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("sync.state.os.replace", boom)
+    with pytest.raises(OSError):
+        state.write_snapshot(AccountFrames.from_records({}), {"run": 2})
+    monkeypatch.undo()
+    assert state.read_snapshot().meta["run"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_damaged_snapshot_is_a_clear_error(tmp_path):
+    (tmp_path / "snapshot.zip").write_bytes(b"not a zip")
+    with pytest.raises(StateError, match="damaged"):
+        StateDir(tmp_path).read_snapshot()
+
+
+def test_second_run_waits_then_refuses_with_the_holder(tmp_path):
+    state = StateDir(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def first_run():
+        with state.lock():
+            held.set()
+            release.wait(5)
+
+    clock = FakeClock()
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    held.wait(5)
+    try:
+        with pytest.raises(LockedError, match="another billsync run"):
+            with StateDir(tmp_path).lock(wait=10, poll=0.5, clock=clock):
+                pass
+        assert sum(clock.sleeps) == pytest.approx(10)
+    finally:
+        release.set()
+        thread.join()
+    with state.lock(wait=0):
+        pass
+
+
+def test_state_dir_defaults_beside_the_workbook(tmp_path):
+    assert state_dir_for(tmp_path / "kunden.xlsx") == tmp_path.resolve() / ".billsync"
+    assert state_dir_for(tmp_path / "k.xlsx", tmp_path / "elsewhere") == tmp_path / "elsewhere"
