@@ -15,15 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import python_calamine  # reads xlsx 6-19x faster than openpyxl (prior-art.md §D2); openpyxl stays for write-back
 
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
-
-try:  # calamine reads xlsx 6-19x faster than openpyxl (reference/prior-art.md §D2)
-    import python_calamine
-except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
-    python_calamine = None
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -49,7 +45,6 @@ _MIN_WIDTH, _MAX_WIDTH = 8, 50
 # it creates from a control character ("_x0041\r"); and U+FFFE/U+FFFF are not XML characters.
 # Measured: this pattern matches exactly the strings calamine reads back differently.
 _XLSX_UNSAFE = re.compile(r"[\ufffe\uffff]|_x[0-9A-Fa-f]{4}(?=_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f])")
-_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 # Where a path is surely meant as one file, not as the folder of CSV files.
 _FILE_SUFFIXES = {".xls", ".xlsm", ".xlsb", ".ods", ".csv", ".tsv", ".txt"}
 
@@ -551,9 +546,8 @@ def _read_xlsx(path: Path, mapping: Mapping) -> dict[str, _Raw]:
             " (a CSV file? give the folder that holds the CSV files)" if path.suffix.lower() == ".csv" else ""
         )
         raise WorkbookError(f"not an xlsx workbook{hint}", file=path)
-    reader = _xlsx_rows_calamine if python_calamine is not None else _xlsx_rows_openpyxl
     out: dict[str, _Raw] = {}
-    for name, rows in reader(path, [s.sheet for s in mapping.sheets.values()]):
+    for name, rows in _xlsx_rows(path, [s.sheet for s in mapping.sheets.values()]):
         headers, grid = _grid(rows, cell_text)
         if not any(headers):
             raise WorkbookError("the sheet is empty: no header row", file=path, sheet=name, row=1)
@@ -567,8 +561,7 @@ def _missing_sheet(path: Path, name: str, present: list[str]) -> WorkbookError:
     )
 
 
-def _xlsx_rows_calamine(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]]]]:
-    assert python_calamine is not None
+def _xlsx_rows(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]]]]:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.CalamineError as exc:
@@ -584,36 +577,6 @@ def _xlsx_rows_calamine(path: Path, names: list[str]) -> Iterator[tuple[str, lis
                 rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             except python_calamine.CalamineError as exc:
                 raise WorkbookError(f"cannot read the sheet ({exc})", file=path, sheet=name) from None
-            yield name, rows
-    finally:
-        workbook.close()
-
-
-def _unescape_ooxml(value: str) -> str:
-    # openpyxl, unlike calamine, hands back Excel's escapes: "\r" arrives as "_x000D_".
-    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value) if "_x" in value else value
-
-
-def _xlsx_rows_openpyxl(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
-    try:
-        present = list(workbook.sheetnames)
-        for name in names:
-            if name not in present:
-                raise _missing_sheet(path, name, present)
-        for name in names:
-            ws = workbook[name]
-            rows = [
-                [_unescape_ooxml(v) if isinstance(v, str) else ("" if v is None else v) for v in row]
-                for row in ws.iter_rows(values_only=True)
-            ]
             yield name, rows
     finally:
         workbook.close()

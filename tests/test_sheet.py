@@ -311,16 +311,6 @@ def test_round_trip_after_a_spreadsheet_program_saves(tmp_path: Path, mapping: M
     assert_same_cells(expected, read_workbook(path, mapping))
 
 
-def test_openpyxl_fallback_reads_the_same(
-    tmp_path: Path, mapping: Mapping, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tables = hostile_tables(mapping)
-    path = tmp_path / "k.xlsx"
-    write_workbook(tables, path, mapping)
-    monkeypatch.setattr(sheet_module, "python_calamine", None)
-    assert_same_cells(tables, read_workbook(path, mapping))
-
-
 def test_round_trip_of_built_tables(tmp_path: Path, mapping: Mapping) -> None:
     tables = build_tables(tiny_frames(), mapping)
     for target in (tmp_path / "k.xlsx", tmp_path / "csv"):
