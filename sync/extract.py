@@ -71,7 +71,7 @@ def _page_all(reporter: Reporter, label: str, pages: Iterable[Any], unit: str) -
             if total is not None and bar.total != total:
                 bar.set_total(total)
             items = getattr(page, "data", page)
-            records.extend(dict(item.data) for item in items)
+            records.extend(item.data for item in items)
             bar.update(len(items))
         bar.close()
     return records

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 # The resources of one Billomat account, in the order they are extracted and shown.
 RESOURCES = ("clients", "contacts", "client_properties", "client_property_values", "client_tags")
@@ -22,19 +24,24 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ()) -> pd.DataFrame:
     """Build a frame whose every cell is a str: missing keys and None become "" (never NaN/"nan")."""
-    rows = [
-        {key: ("" if value is None else value if isinstance(value, str) else str(value)) for key, value in r.items()}
-        for r in records
-    ]
-    order: list[str] = list(columns)
-    seen = set(order)
-    for row in rows:
-        for key in row:
-            if key not in seen:
-                seen.add(key)
-                order.append(key)
-    data = {name: [row.get(name, "") for row in rows] for name in order}
-    return pd.DataFrame(data, columns=order, dtype=object)
+    rows = records if isinstance(records, list) else list(records)
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    order = list(dict.fromkeys([*columns, *frame.columns]))
+    frame = frame.reindex(columns=order).astype(object)
+    for name in frame.columns:
+        column = frame[name]
+        # The API's values are str already; only repair the columns that hold anything else.
+        if infer_dtype(column, skipna=False) != "string":
+            frame[name] = pd.Series([_text(value) for value in column], index=frame.index, dtype=object)
+    return frame
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):  # Billomat's booleans are "1"/"0" (billomat-api.md §1)
+        return "1" if value else "0"
+    return value if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
