@@ -40,7 +40,11 @@ def run(ctx: Context) -> int:
         bm.check_credentials()
         frames, stats = extract_account(bm, ctx.reporter)
         tables = sheet.build_tables(frames, mapping)
+        rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
+        ctx.reporter.info(f"Writing {out} ({rows}) ...")
+        writing = time.monotonic()
         sheet.write_workbook(tables, out, mapping)
+        ctx.reporter.info(f"  written in {time.monotonic() - writing:.1f} s")
         state.write_snapshot(
             frames,
             {
@@ -53,7 +57,6 @@ def run(ctx: Context) -> int:
             },
         )
     counts = frames.counts()
-    ctx.reporter.info(f"Wrote {out} ({', '.join(f'{name} {len(t):,} rows' for name, t in tables.items())})")
     ctx.reporter.summary(
         f"pull: {counts['clients']:,} clients, {counts['contacts']:,} contacts, "
         f"{counts['client_property_values']:,} property values, {counts['client_tags']:,} tags -> {out}; "
