@@ -196,7 +196,7 @@ def test_contacts_fall_back_to_per_client_listing_when_bulk_is_refused(tmp_path,
     with emu.running():
         result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
-    assert "per client" in result.err
+    assert "per client" in result.out
     contact_calls = [r for r in emu.requests if r.path == "/contacts"]
     # one refused bulk call (twice when the refusal also trips the order_by fallback), then one per client
     assert len(emu.state.clients) + 1 <= len(contact_calls) <= len(emu.state.clients) + 2

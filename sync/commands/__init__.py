@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from sync.commands import check, demo, emulator, pull
+from sync.commands import check, demo, emulator, plan, pull, push
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 
 COMMANDS: dict[str, tuple[str, AddArguments, Callable[..., int]]] = {
     "pull": (pull.HELP, pull.add_arguments, pull.run),
     "check": (check.HELP, check.add_arguments, check.run),
+    "plan": (plan.HELP, plan.add_arguments, plan.run),
+    "push": (push.HELP, push.add_arguments, push.run),
     "emulator": (emulator.HELP, emulator.add_arguments, emulator.run),
     "demo": (demo.HELP, demo.add_arguments, demo.run),
 }

@@ -44,10 +44,11 @@ def run(ctx: Context) -> int:
         runtime = Runtime(env=env, clock=ctx.clock, out=ctx.reporter.out, err=ctx.reporter.err)
         flags = ["--no-progress"] + (["-v"] if ctx.args.verbose else [])
 
-        def billsync(*argv: str) -> None:
+        def billsync(*argv: str, expect: int = EXIT_OK) -> None:
             say(f"\n$ billsync {' '.join(argv)}")
             code = main([*argv, *flags], runtime)
-            if code != EXIT_OK:
+            say(f"(exit code {code})")
+            if code != expect:
                 raise BillsyncError(f"demo step 'billsync {' '.join(argv)}' ended with exit code {code}")
 
         say("== billsync demo ==")
@@ -73,10 +74,70 @@ def run(ctx: Context) -> int:
             for where in differences[:5]:
                 ctx.reporter.warn(f"difference at {where}")
         _show_hostile(ctx, expected[mapping.sheets["clients"].sheet])
+
+        say("\n-- 5. An accountant edits the workbook (as in Excel): a new city, a new client with a contact,")
+        say("      an attribute, a tag, a deleted client, and a column and a sheet of their own")
+        for line in _edit_as_accountant(xlsx):
+            say(f"  - {line}")
+
+        say("\n-- 6. Review what would change (nothing is written; exit code 1 = changes pending)")
+        billsync("plan", "--sheet", str(xlsx), "--report", str(out_dir / "aenderungen.xlsx"), expect=1)
+
+        say("\n-- 7. Push: deletes only with --allow-deletes; new ids are written back into the workbook")
+        billsync("push", "--sheet", str(xlsx), "--allow-deletes")
+
+        say("\n-- 8. Plan again: workbook and Billomat agree")
+        billsync("plan", "--sheet", str(xlsx))
         say(f"\nRequests the emulator saw: {len(emu.requests)} (for {len(emu.state.clients)} clients).")
         say(f"Files are in {out_dir}/: open kunden.xlsx in Excel or LibreOffice.")
     ctx.reporter.summary(f"demo: done; files in {out_dir}/; {ctx.elapsed():.1f} s")
     return EXIT_OK
+
+
+def _edit_as_accountant(path: Path) -> list[str]:
+    """Edit the pulled workbook the way an accountant would in Excel (openpyxl stands in for Excel)."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import PatternFill
+
+    wb = load_workbook(path)
+    kunden, kontakte = wb["Kunden"], wb["Kontakte"]
+    col = {cell.value: cell.column for cell in kunden[1]}
+    row_of = {kunden.cell(r, 1).value: r for r in range(2, kunden.max_row + 1)}
+    done: list[str] = []
+    kcol = {cell.value: cell.column for cell in kontakte[1]}
+    gone = row_of["1030"]
+    done.append(f"Kunden row {gone}: deleted the client {kunden.cell(gone, col['Firma']).value!r}")
+    kunden.delete_rows(gone)
+    orphans = [r for r in range(2, kontakte.max_row + 1) if kontakte.cell(r, kcol["Kunden-ID"]).value == "1030"]
+    for r in reversed(orphans):
+        kontakte.delete_rows(r)
+    done.append(f"Kontakte rows {', '.join(map(str, orphans))}: deleted that client's contacts too")
+    r = row_of["1003"]
+    kunden.cell(r, col["Ort"]).value = "Leipzig"
+    kunden.cell(r, col["Ort"]).fill = PatternFill("solid", fgColor="FFFF00")
+    tags = kunden.cell(r, col["Schlagwörter"]).value or ""
+    kunden.cell(r, col["Schlagwörter"]).value = f"{tags}, Newsletter" if tags else "Newsletter"
+    done.append(f"Kunden row {r}: Ort -> 'Leipzig' (and a yellow fill), Schlagwörter + 'Newsletter'")
+    r = row_of["1004"]
+    kunden.cell(r, col["Branche"]).value = "Maschinenbau"
+    done.append(f"Kunden row {r}: Branche -> 'Maschinenbau'")
+    new = kunden.max_row + 1
+    for header, value in (("Billomat-ID", "neu-1"), ("Firma", "Neukunde Weiß GmbH"), ("PLZ", "04109"),
+                          ("Ort", "Leipzig"), ("Schlagwörter", "A-Kunde")):
+        kunden.cell(new, col[header]).value = value
+    done.append(f"Kunden row {new}: a new client 'Neukunde Weiß GmbH' with Billomat-ID 'neu-1' (a placeholder)")
+    knew = kontakte.max_row + 1
+    for header, value in (("Kunden-ID", "neu-1"), ("Vorname", "Erika"), ("Nachname", "Weiß"),
+                          ("E-Mail", "erika@weiss.example")):
+        kontakte.cell(knew, kcol[header]).value = value
+    done.append(f"Kontakte row {knew}: a contact for 'neu-1'")
+    extra = kunden.max_column + 1
+    kunden.cell(1, extra).value = "Intern"
+    kunden.cell(2, extra).value = "=LEN(D2)"
+    wb.create_sheet("Notizen")["A1"] = "Rückruf Müller am Montag"
+    done.append("a column 'Intern' with a formula, and a sheet 'Notizen' of their own")
+    wb.save(path)
+    return done
 
 
 def _emulator_frames(emu: Emulator) -> AccountFrames:

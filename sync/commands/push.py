@@ -1,0 +1,92 @@
+"""`billsync push --sheet PATH`: make Billomat match the workbook; new ids go back into the workbook."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sync.commands.plan import Prepared, add_delete_arguments, add_sheet_argument, prepare, show_plan
+from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.journal import Journal
+from sync.load import LoadReport, LoadStopped, apply_plan, rebase
+from sync.report import counts_text
+from sync.state import StateDir, state_dir_for
+from sync.writeback import NewIds, write_ids
+
+if TYPE_CHECKING:
+    from sync.cli import Context
+
+HELP = "Make Billomat match the workbook (the workbook is master); new rows get their Billomat ids written back."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `push`."""
+    add_sheet_argument(parser)
+    parser.add_argument("--dry-run", action="store_true", help="show the plan; send no write request")
+    add_delete_arguments(parser)
+
+
+def run(ctx: Context) -> int:
+    """Plan, then apply under the run lock; the base snapshot advances only after the writes succeeded."""
+    sheet_path = Path(ctx.args.sheet)
+    state = StateDir(state_dir_for(sheet_path, ctx.args.state))
+    with state.lock(clock=ctx.clock):
+        prepared = prepare(ctx, sheet_path)
+        plan = prepared.plan
+        if ctx.args.dry_run:
+            show_plan(ctx, prepared)
+            ctx.reporter.summary(
+                f"push --dry-run: would do {counts_text(plan.counts())}; held {len(plan.held)}; "
+                f"problems {len(plan.problems)}; 0 write requests; {ctx.elapsed():.1f} s"
+            )
+            return EXIT_PARTIAL if plan.changes or plan.held or plan.problems else EXIT_OK
+        show_plan(ctx, prepared)
+        journal = Journal(state.path)
+        with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
+            try:
+                report = apply_plan(plan, prepared.bm, journal, on_progress=lambda *_: bar.update(1))
+            except LoadStopped as stopped:
+                # The ids that did land go into the workbook now; the journal covers the rest next run.
+                _write_back(ctx, sheet_path, prepared, stopped.report)
+                raise
+            bar.close()
+        failed = [r for r in report.results if r.status == "failed"]
+        skipped = [r for r in report.results if r.status == "skipped"]
+        for result in [*failed, *skipped]:
+            change = result.change
+            where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
+            ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
+        _write_back(ctx, sheet_path, prepared, report)
+        state.write_snapshot(
+            rebase(prepared.current, report),
+            {
+                "command": "push",
+                "workbook": str(sheet_path.resolve()),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+    done = {r.change.resource: {} for r in report.results if r.status == "done"}
+    for result in report.results:
+        if result.status == "done":
+            per = done[result.change.resource]
+            per[result.change.action] = per.get(result.change.action, 0) + 1
+    ctx.reporter.summary(
+        f"push: {counts_text(done, past=True)}; held {len(plan.held)}; failed {len(failed) + len(skipped)}; "
+        f"problems {len(plan.problems)}; {report.requests} write requests "
+        f"(+{prepared.reads} reads); {ctx.elapsed():.1f} s"
+    )
+    return EXIT_PARTIAL if failed or skipped or plan.held or plan.problems else EXIT_OK
+
+
+def _write_back(ctx: Context, sheet_path: Path, prepared: Prepared, report: LoadReport) -> None:
+    """Put the ids of created rows into the workbook (only those cells; everything else untouched)."""
+    numbers = dict(zip(prepared.current.clients["id"], prepared.current.clients["client_number"], strict=True))
+    ids = NewIds.from_report(report, prepared.mapping, numbers)
+    if not ids:
+        return
+    result = write_ids(sheet_path, prepared.mapping, ids)
+    for problem in result.problems:
+        ctx.reporter.warn(problem)
+    ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {sheet_path} (previous version: {result.backup})")

@@ -1,0 +1,187 @@
+"""Plans and results for people: the text summary, the --json file, and the xlsx change report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import xlsxwriter
+
+from sync.mapping import Mapping
+from sync.plan import Change, Plan
+
+RESOURCE_LABELS = {
+    "clients": "clients",
+    "contacts": "contacts",
+    "client_property_values": "property values",
+    "client_tags": "tags",
+}
+# What each action is called in the summary line ("2 created, 1 updated").
+ACTION_PAST = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "set": "set",
+    "clear": "cleared",
+    "add": "added",
+    "remove": "removed",
+}
+REPORT_ACTIONS = {
+    "create": "neu",
+    "update": "geändert",
+    "delete": "gelöscht",
+    "set": "Attribut gesetzt",
+    "clear": "Attribut geleert",
+    "add": "Schlagwort hinzu",
+    "remove": "Schlagwort entfernt",
+}
+
+
+def counts_text(counts: dict[str, dict[str, int]], *, past: bool = False) -> str:
+    """'clients 2 create, 1 update; tags 3 add' (or with past-tense verbs)."""
+    parts = []
+    for resource in RESOURCE_LABELS:
+        per = counts.get(resource)
+        if not per:
+            continue
+        actions = ", ".join(f"{n} {ACTION_PAST[a] if past else a}" for a, n in per.items())
+        parts.append(f"{RESOURCE_LABELS[resource]} {actions}")
+    return "; ".join(parts) if parts else "no changes"
+
+
+def field_header(mapping: Mapping, change: Change, field: str) -> str:
+    """The workbook header of a changed field, so people read the names they know."""
+    sheet_map = mapping.sheets.get("contacts" if change.resource == "contacts" else "clients")
+    if change.resource == "client_property_values":
+        return change.label or change.ref or field
+    if change.resource == "client_tags" and sheet_map is not None and sheet_map.tags is not None:
+        return sheet_map.tags.header
+    if sheet_map is not None:
+        for column in sheet_map.columns:
+            if column.field == field:
+                return column.header
+    return field
+
+
+def where(change: Change) -> str:
+    """'Kunden row 12' / 'Kunden id 1001'."""
+    if change.row is not None:
+        return f"{change.sheet} row {change.row}"
+    return f"{change.sheet} id {change.key}"
+
+
+def plan_lines(plan: Plan, mapping: Mapping, *, limit: int | None = None) -> list[str]:
+    """The plan as text: each change field by field (old → new), then held changes and problems."""
+    lines: list[str] = []
+    for index, change in enumerate(plan.changes):
+        if limit is not None and index >= limit:
+            lines.append(f"  ... and {len(plan.changes) - limit:,} more (see --json or --report)")
+            break
+        lines.extend(_change_lines(change, mapping))
+    if plan.held:
+        lines.append("Held (not done):")
+        for held in plan.held:
+            lines.append(f"  {where(held.change)}: {held.change.resource} {held.change.action} {held.change.key}: {held.reason}")
+    for problem in plan.problems:
+        lines.append(f"  problem: {problem}")
+    return lines
+
+
+def _change_lines(change: Change, mapping: Mapping) -> list[str]:
+    client = change.client_key or change.key
+    if change.resource == "client_property_values":
+        name = change.label or change.ref
+        head = f"{change.action} attribute {name!r} of client {client}"
+        return [f"  {where(change)}: {head}"] + [
+            f"      {name}: {old!r} -> {new!r}" for old, new in change.fields.values()
+        ]
+    if change.resource == "client_tags":
+        preposition = "to" if change.action == "add" else "from"
+        return [f"  {where(change)}: {change.action} tag {change.ref!r} {preposition} client {client}"]
+    noun = "client" if change.resource == "clients" else "contact"
+    target = "" if change.key.startswith("row:") else f" {change.key}"
+    label = f" ({change.label})" if change.label and change.action == "delete" else ""
+    out = [f"  {where(change)}: {change.action} {noun}{target}{label}"]
+    for field, (old, new) in change.fields.items():
+        out.append(f"      {field_header(mapping, change, field)}: {old!r} -> {new!r}")
+    return out
+
+
+def write_json(plan: Plan, path: Path) -> None:
+    """The plan as JSON (the same structure as Plan.to_dict()), written atomically."""
+    _atomic_write(path, json.dumps(plan.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+
+
+def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
+    """An xlsx an accountant reads at a glance: one row per change, changed cells old → new highlighted."""
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".xlsx", dir=path.resolve().parent)
+    os.close(fd)
+    try:
+        workbook = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False})
+        fmt = {
+            "head": workbook.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1}),
+            "create": workbook.add_format({"bg_color": "#C6EFCE", "text_wrap": True, "valign": "top"}),
+            "delete": workbook.add_format({"bg_color": "#FFC7CE", "font_strikeout": True, "valign": "top"}),
+            "update": workbook.add_format({"bg_color": "#FFEB9C", "text_wrap": True, "valign": "top"}),
+            "plain": workbook.add_format({"text_wrap": True, "valign": "top"}),
+            "held": workbook.add_format({"bg_color": "#F4B084", "text_wrap": True, "valign": "top"}),
+        }
+        _report_sheet(workbook, "Änderungen", plan.changes, mapping, fmt, kind=None)
+        _report_sheet(workbook, "Zurückgehalten", [h.change for h in plan.held], mapping, fmt, kind="held",
+                      reasons=[h.reason for h in plan.held])
+        problems = workbook.add_worksheet("Probleme")
+        problems.write_row(0, 0, ["Blatt", "Zeile", "Spalte", "Problem"], fmt["head"])
+        for r, problem in enumerate([*plan.problems, *plan.warnings], start=1):
+            problems.write_row(r, 0, [problem.sheet, "" if problem.row is None else str(problem.row),
+                                      problem.column or "", problem.message], fmt["plain"])
+        problems.set_column(0, 2, 14)
+        problems.set_column(3, 3, 80)
+        problems.freeze_panes(1, 0)
+        workbook.close()
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,  # noqa: ANN001
+                  *, kind: str | None, reasons: list[str] | None = None) -> None:
+    sheet = workbook.add_worksheet(name)
+    headers = ["Blatt", "Zeile", "Schlüssel", "Was", "Feld", "Vorher", "Nachher"] + (["Grund"] if reasons else [])
+    sheet.write_row(0, 0, headers, fmt["head"])
+    r = 1
+    for index, change in enumerate(changes):
+        style = fmt[kind] if kind else fmt.get(change.action, fmt["update"])
+        what = REPORT_ACTIONS.get(change.action, change.action)
+        if change.ref:
+            what = f"{what}: {change.ref}"
+        fields = list(change.fields.items()) or [("", ("", ""))]
+        for field, (old, new) in fields:
+            header = field_header(mapping, change, field) if field else ""
+            row = [change.sheet, "" if change.row is None else str(change.row), change.key, what, header, old, new]
+            if reasons:
+                row.append(reasons[index])
+            for c, value in enumerate(row):
+                # write_string: a value like "=SUM(A1)" or "00042" must show as the text it is.
+                sheet.write_string(r, c, value, style if c >= 5 or change.action in ("create", "delete") else fmt["plain"])
+            r += 1
+    widths = [12, 7, 12, 20, 18, 36, 36, 50]
+    for c, width in enumerate(widths[: len(headers)]):
+        sheet.set_column(c, c, width)
+    sheet.freeze_panes(1, 0)
+    if r > 1:
+        sheet.autofilter(0, 0, r - 1, len(headers) - 1)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.resolve().parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
