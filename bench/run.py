@@ -165,6 +165,72 @@ def case_extract_raw(size: int, url: str) -> dict[str, float]:
     return measure(run)
 
 
+# ---------------------------------------------------------------- read path and write-back (issue 3)
+
+WRITEBACK_SHARE = 100  # one Kunden row in 100 is new (blank id) and gets its id written back
+
+
+def case_desired_billsync(size: int, path: Path) -> dict[str, float]:
+    """billsync: read the workbook and turn it into the desired state (what plan/push do first)."""
+    from sync import sheet
+    from sync.desired import read_desired
+
+    frames, mapping = _frames(size), _mapping()
+    return measure(lambda: {"rows": float(len(read_desired(sheet.read_workbook(path, mapping), mapping, frames).clients))})
+
+
+def _writeback_rows(size: int) -> list[tuple[int, str]]:
+    """(sheet row, id) of the rows whose id is blank in the write-back workbook."""
+    ids = sorted(100_001 + i for i in range(size))  # generate_account's client ids, in sheet order
+    return [(index + 2, str(client_id)) for index, client_id in enumerate(ids) if index % WRITEBACK_SHARE == 0]
+
+
+def case_writeback_prep(size: int, path: Path) -> dict[str, float]:
+    """Not measured: the pulled workbook with every 100th client's id blanked (new rows of a push)."""
+    from sync import sheet
+
+    frames, mapping = _frames(size), _mapping()
+    tables = sheet.build_tables(frames, mapping)
+    kunden = tables["Kunden"]
+    kunden.iloc[:: WRITEBACK_SHARE, 0] = ""
+    sheet.write_workbook(tables, path, mapping)
+    return {"seconds": 0.0, "peak_mb": 0.0, "added_mb": 0.0}
+
+
+def case_writeback_billsync(size: int, path: Path) -> dict[str, float]:
+    """billsync: write the new ids into their cells (XML patch; everything else byte for byte)."""
+    import shutil
+
+    from sync.writeback import NewIds, NewRecord, write_ids
+
+    target = path.with_name(f"billsync-{path.name}")
+    shutil.copy(path, target)
+    ids = NewIds(clients=tuple(NewRecord(row, f"row:{row}", cid) for row, cid in _writeback_rows(size)))
+    mapping = _mapping()
+    return measure(lambda: {"written": float(write_ids(target, mapping, ids).written)})
+
+
+def case_writeback_openpyxl(size: int, path: Path) -> dict[str, float]:
+    """Baseline: the format-preserving openpyxl round trip (load_workbook, set the cells, save)."""
+    import shutil
+
+    from openpyxl import load_workbook
+
+    target = path.with_name(f"openpyxl-{path.name}")
+    shutil.copy(path, target)
+    rows = _writeback_rows(size)
+
+    def run() -> dict[str, float]:
+        wb = load_workbook(target)
+        ws = wb["Kunden"]
+        for row, cid in rows:
+            ws.cell(row, 1).value = cid
+        wb.save(target)
+        return {"written": float(len(rows))}
+
+    return measure(run)
+
+
 # ---------------------------------------------------------------- the diff (issue 3)
 
 DIFF_SIZE = 100_000
@@ -363,6 +429,10 @@ CASES: dict[str, Callable[..., dict[str, float]]] = {
     "diff_billsync": case_diff_billsync,
     "diff_csvdiff": case_diff_csvdiff,
     "diff_daff": case_diff_daff,
+    "desired_billsync": case_desired_billsync,
+    "writeback_prep": case_writeback_prep,
+    "writeback_billsync": case_writeback_billsync,
+    "writeback_openpyxl": case_writeback_openpyxl,
     "diff_datacompy": case_diff_datacompy,
 }
 
@@ -434,7 +504,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.case:
-        target: Any = Path(args.target) if args.case.startswith(("write", "read")) else args.target
+        target: Any = Path(args.target) if args.case.startswith(("write", "read", "desired")) else args.target
         print(json.dumps(CASES[args.case](args.size, target)))
         return
 
@@ -468,7 +538,12 @@ def run_io_cases(sizes: list[int]) -> dict[int, dict[str, dict[str, float]]]:
                 emu.terminate()
                 emu.wait(timeout=30)
             ours, raw = Path(tmp) / f"ours-{size}.xlsx", Path(tmp) / f"raw-{size}.xlsx"
-            for case, path in (("write_raw", raw), ("write_billsync", ours), ("read_raw", ours), ("read_billsync", ours)):
+            wb = Path(tmp) / f"writeback-{size}.xlsx"
+            for case, path in (
+                ("write_raw", raw), ("write_billsync", ours), ("read_raw", ours), ("read_billsync", ours),
+                ("desired_billsync", ours), ("writeback_prep", wb), ("writeback_openpyxl", wb),
+                ("writeback_billsync", wb),
+            ):
                 r[case] = run_case(case, size, str(path))
                 print(f"{size:>7} {case:<18} {r[case]['seconds']:7.2f} s", flush=True)
             r["file"] = {"mb": ours.stat().st_size / 1e6}
@@ -535,15 +610,43 @@ def render(
         "",
         "## Workbook read (xlsx)",
         "",
-        "| clients | billsync read_workbook (all text) | raw calamine to_python | ratio | billsync peak / added | raw peak / added |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "`read_workbook` gives every sheet as all-text tables; *+ desired* is what `plan` and `push` read:",
+        "the same plus `read_desired` (canonical strings, Excel repairs, validation).",
+        "",
+        "| clients | billsync read_workbook | + desired | raw calamine to_python | ratio | ratio + desired | billsync peak / added | raw peak / added |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, r in results.items():
         ours, raw = r["read_billsync"], r["read_raw"]
+        desired = r.get("desired_billsync")
+        d_time = f"{desired['seconds']:.2f} s" if desired else "–"
+        d_ratio = f"{desired['seconds'] / raw['seconds']:.2f}×" if desired else "–"
         lines.append(
-            f"| {size:,} | {ours['seconds']:.2f} s | {raw['seconds']:.2f} s | {ours['seconds'] / raw['seconds']:.2f}× | "
+            f"| {size:,} | {ours['seconds']:.2f} s | {d_time} | {raw['seconds']:.2f} s | "
+            f"{ours['seconds'] / raw['seconds']:.2f}× | {d_ratio} | "
             f"{ours['peak_mb']:.0f} / {ours['added_mb']:.0f} MB | {raw['peak_mb']:.0f} / {raw['added_mb']:.0f} MB |"
         )
+    if any("writeback_billsync" in r for r in results.values()):
+        lines += [
+            "",
+            "## Write-back of new ids (push)",
+            "",
+            f"One Kunden row in {WRITEBACK_SHARE} is new and gets its id. billsync patches those cells in the sheet",
+            "XML and copies every other part byte for byte; the baseline is the format-preserving openpyxl round",
+            "trip (load_workbook, set the cells, save), the obvious way to keep the accountants' formatting.",
+            "",
+            "| clients | ids written | billsync write_ids | openpyxl load + save | speed-up | billsync peak / added | openpyxl peak / added |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for size, r in results.items():
+            ours, raw = r.get("writeback_billsync"), r.get("writeback_openpyxl")
+            if not ours or not raw:
+                continue
+            lines.append(
+                f"| {size:,} | {ours.get('written', 0):,.0f} | {ours['seconds']:.2f} s | {raw['seconds']:.2f} s | "
+                f"{raw['seconds'] / ours['seconds']:.1f}× | {ours['peak_mb']:.0f} / {ours['added_mb']:.0f} MB | "
+                f"{raw['peak_mb']:.0f} / {raw['added_mb']:.0f} MB |"
+            )
     if diff:
         lines += render_diff(diff)
     import pandas
