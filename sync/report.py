@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import xlsxwriter
 
+from sync.atomic import atomic_path, atomic_write_bytes
 from sync.mapping import Mapping
 from sync.plan import Change, Plan
 
@@ -112,15 +111,13 @@ def _change_lines(change: Change, mapping: Mapping) -> list[str]:
 
 def write_json(plan: Plan, path: Path) -> None:
     """The plan as JSON (the same structure as Plan.to_dict()), written atomically."""
-    _atomic_write(path, json.dumps(plan.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(plan.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
     """An xlsx an accountant reads at a glance: one row per change, changed cells old → new highlighted."""
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".xlsx", dir=path.resolve().parent)
-    os.close(fd)
-    try:
-        workbook = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False})
+    with atomic_path(path) as tmp:
+        workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False})
         fmt = {
             "head": workbook.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1}),
             "create": workbook.add_format({"bg_color": "#C6EFCE", "text_wrap": True, "valign": "top"}),
@@ -141,10 +138,6 @@ def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
         problems.set_column(3, 3, 80)
         problems.freeze_panes(1, 0)
         workbook.close()
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,  # noqa: ANN001
@@ -174,14 +167,3 @@ def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mappi
     sheet.freeze_panes(1, 0)
     if r > 1:
         sheet.autofilter(0, 0, r - 1, len(headers) - 1)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.resolve().parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
-import os
 import posixpath
 import re
-import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +19,7 @@ import numpy as np
 import pandas as pd
 import python_calamine  # reads xlsx 6-19x faster than openpyxl (prior-art.md §D2); openpyxl stays for write-back
 
+from sync.atomic import atomic_path
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
@@ -285,7 +283,7 @@ def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path,
 
     for sheet, (headers, columns) in texts.items():
         _check_xlsx_values(sheet, headers, columns, path)
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         # constant_memory streams each row to disk: flat memory at 100k rows, same speed. Strings
         # are converted nowhere: every cell goes through write_string (never a number or formula).
         workbook = xlsxwriter.Workbook(
@@ -412,7 +410,7 @@ def _write_csv_folder(
     folder.mkdir(parents=True, exist_ok=True)
     for sheet, (headers, columns) in texts.items():
         target = folder / f"{sheet}.csv"
-        with _atomic_path(target) as tmp:
+        with atomic_path(target) as tmp:
             # newline="" so the csv module's own "\r\n" and the line breaks inside notes stay as they are.
             with open(tmp, "w", encoding=mapping.csv.encoding, newline="") as fh:
                 writer = csv.writer(
@@ -420,32 +418,6 @@ def _write_csv_folder(
                 )
                 writer.writerow(_csv_escape(headers))
                 writer.writerows(zip(*(_csv_escape(col) for col in columns), strict=True))
-
-
-@contextlib.contextmanager
-def _atomic_path(target: Path) -> Iterator[Path]:
-    """A temp path beside `target`, renamed over it only when the block succeeds (never a half file)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600; keep the permissions the file had, or the usual ones for a new file.
-        try:
-            mode = target.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 # --------------------------------------------------------------------------------------------

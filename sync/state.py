@@ -8,7 +8,6 @@ import fcntl
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.atomic import atomic_path
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import LockedError, StateError
 from sync.frames import RESOURCES, AccountFrames
@@ -57,18 +57,13 @@ class StateDir:
         """Record the base snapshot atomically: a temp file in the same dir, then rename."""
         self._ensure()
         meta = {**meta, "format": SNAPSHOT_FORMAT, "counts": frames.counts()}
-        fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=self.path)
-        try:
-            with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-                zf.writestr("meta.json", json.dumps(meta, ensure_ascii=False, indent=2))
-                for name in RESOURCES:
-                    zf.writestr(f"{name}.csv", _frame_csv(frames.frame(name)))
-                raw.flush()
-                os.fsync(raw.fileno())
-            os.replace(tmp, self.snapshot_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with (
+            atomic_path(self.snapshot_path) as tmp,
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        ):
+            zf.writestr("meta.json", json.dumps(meta, ensure_ascii=False, indent=2))
+            for name in RESOURCES:
+                zf.writestr(f"{name}.csv", _frame_csv(frames.frame(name)))
         return self.snapshot_path
 
     def read_snapshot(self) -> Snapshot | None:

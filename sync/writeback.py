@@ -36,12 +36,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from posixpath import dirname, normpath
@@ -51,6 +47,7 @@ from xml.sax.saxutils import escape
 
 import python_calamine
 
+from sync.atomic import atomic_copy, atomic_path
 from sync.desired import NEW_KEY
 from sync.errors import WorkbookError
 from sync.load import LoadReport
@@ -600,35 +597,11 @@ def _unescape(value: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
-    """A temp path beside `target`; when the block succeeds: backup the current file, then rename over it."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        shutil.copymode(target, tmp)  # mkstemp makes 0600; keep what the accountants' file had
-        _backup(target)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def _backup(target: Path) -> None:
-    """Copy the current file to its .bak name (via a temp file, so a crash never leaves half a backup)."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.bak.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copy2(target, name)
-        with open(name, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(name, backup_path(target))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+    """Keep the current file as its .bak version (copied atomically: never half a backup)."""
+    atomic_copy(target, backup_path(target))
+
+
+def _replacing(target: Path) -> contextlib.AbstractContextManager[Path]:
+    """A temp path beside `target`; when the block succeeds: back up the current file, then rename over it."""
+    return atomic_path(target, before_replace=_backup)

@@ -44,7 +44,7 @@ def test_a_failed_snapshot_write_keeps_the_previous_one(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("sync.state.os.replace", boom)
+    monkeypatch.setattr("sync.atomic.os.replace", boom)
     with pytest.raises(OSError):
         state.write_snapshot(AccountFrames.from_records({}), {"run": 2})
     monkeypatch.undo()

@@ -289,7 +289,7 @@ def test_a_crash_while_saving_leaves_the_workbook_intact(
     # A crash while copying the backup: the workbook is still the original.
     monkeypatch.undo()
     monkeypatch.setattr(
-        writeback.shutil, "copy2", lambda *a, **k: (_ for _ in ()).throw(OSError(5, "I/O error"))
+        "sync.atomic.shutil.copy2", lambda *a, **k: (_ for _ in ()).throw(OSError(5, "I/O error"))
     )
     with pytest.raises(OSError, match="I/O error"):
         write_ids(path, mapping, ids)
