@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sync.clients.billomat import Billomat
+from sync.clients.snapbill import SnapBill
 
 __version__ = "0.1.0"
 
-__all__ = ["Billomat", "__version__"]
+__all__ = ["Billomat", "SnapBill", "__version__"]

@@ -135,6 +135,8 @@ class Transport:
         retry: bool = True,
         landed: Landed | None = None,
         expect: int | None = None,
+        data: Any = None,
+        idempotent: bool = False,
     ) -> dict[str, Any] | None:
         """Send one call through the retry policy; the parsed JSON object, or None for an empty body.
 
@@ -142,6 +144,8 @@ class Transport:
         at once. A POST is never retried blindly: without `landed` it behaves as `retry=False`; with
         it, `landed()` is asked after such a failure and its record is returned if the create landed.
         A 429 and a connection that could not be opened are always retried: nothing was done.
+        `data` is a form body (sent as application/x-www-form-urlencoded); `idempotent=True` marks a
+        POST that is safe to repeat (SnapBill reads and updates are POSTs, snapbill-api.md §0).
         """
         method = method.upper()
         params = {str(k): _param(v) for k, v in (params or {}).items()}
@@ -150,7 +154,7 @@ class Transport:
             del params[name]
             log.warning("the %r query parameter is not sent: credentials travel in headers only", name)
         call = self.describe(method, path, params)
-        ambiguous_ok = retry and (method != "POST" or landed is not None)
+        ambiguous_ok = retry and (method != "POST" or idempotent or landed is not None)
         maybe_landed = False
 
         def attempt() -> dict[str, Any] | None:
@@ -161,7 +165,7 @@ class Transport:
                     log.info("%s: the earlier attempt did land; not sending it again", call)
                     return record
             try:
-                return self._send(method, path, params, json, call, expect)
+                return self._send(method, path, params, json, call, expect, data)
             except ApiError as exc:
                 # A DELETE whose first answer was lost may have landed: the repeat finds nothing.
                 if method == "DELETE" and maybe_landed and isinstance(exc, NotFoundError):
@@ -198,6 +202,7 @@ class Transport:
         body: Any,
         call: str,
         expect: int | None,
+        form: Any = None,
     ) -> dict[str, Any] | None:
         self.budget.wait_if_needed()
         url = f"{self.base_url}/{path.lstrip('/')}"
@@ -209,6 +214,7 @@ class Transport:
                 url,
                 params=params or None,
                 json=body,
+                data=form,
                 headers=self._headers,
                 timeout=self.timeout,
                 # A redirect to another host would carry X-BillomatApiKey along (requests only strips
@@ -276,7 +282,7 @@ class Transport:
                 f"redirected to {target}; not followed (it would carry the API key along): check the base URL",
                 **where,
             )
-        message = self.scrub(_error_message(response))
+        message = self.scrub(self.error_message(response))
         if status == 429:
             reset_at = self._reset_from(response, message)
             raise RateLimitedError(
@@ -298,6 +304,10 @@ class Transport:
                 f"the server timed out waiting for the request: {message}", api_message=message, **where
             )
         raise ApiError(message, api_message=message, **where)
+
+    def error_message(self, response: requests.Response) -> str:
+        """The API's message for an error answer (an API with another error body overrides this)."""
+        return _error_message(response)
 
     def _reset_from(self, response: requests.Response, message: str) -> float | None:
         """When the window reopens: X-Rate-Limit-Reset, else 'Try again in N seconds.', else Retry-After."""

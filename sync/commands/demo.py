@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 HELP = "Walk through the whole story against the built-in emulator; files land in demo-out/."
 DEMO_KEY = "demo-api-key-not-secret"
+DEMO_SNAPBILL_PASSWORD = "demo-snapbill-password-not-secret"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,16 +32,22 @@ def run(ctx: Context) -> int:
     """Start the emulator with sample_data/, then pull (xlsx and CSV) and show what came out."""
     from sync.cli import Runtime, main
     from sync.commands.emulator import SAMPLE_DATA
-    from sync.emulator import Emulator, EmulatorConfig, load_seed
+    from sync.emulator import Emulator, EmulatorConfig, SnapBillConfig, load_seed, load_snapbill_seed
 
     out_dir = Path(ctx.args.out)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     say = ctx.reporter.info
-    emu = Emulator(EmulatorConfig(billomat_id="musterfirma", api_key=DEMO_KEY, account=load_seed(SAMPLE_DATA), port=0))
+    snapbill = SnapBillConfig(user="demo", password=DEMO_SNAPBILL_PASSWORD, account=load_snapbill_seed(SAMPLE_DATA))
+    # rate_limit: the two migrate runs of step 9 read the whole account twice more (~45 requests each, contacts
+    # per client); with the default 300 per 15 minutes the demo would sit out a window on the real clock.
+    emu = Emulator(EmulatorConfig(billomat_id="musterfirma", api_key=DEMO_KEY, account=load_seed(SAMPLE_DATA), port=0,
+                                  snapbill=snapbill, rate_limit=1000))
     with emu.running():
-        env = {"BILLOMAT_BASE_URL": emu.billomat_url, "BILLOMAT_API_KEY": DEMO_KEY, "PATH": ""}
+        env = {"BILLOMAT_BASE_URL": emu.billomat_url, "BILLOMAT_API_KEY": DEMO_KEY, "PATH": "",
+               "SNAPBILL_BASE_URL": emu.snapbill_url, "SNAPBILL_USER": "demo",
+               "SNAPBILL_PASSWORD": DEMO_SNAPBILL_PASSWORD}
         runtime = Runtime(env=env, clock=ctx.clock, out=ctx.reporter.out, err=ctx.reporter.err)
         flags = ["--no-progress"] + (["-v"] if ctx.args.verbose else [])
 
@@ -88,6 +95,16 @@ def run(ctx: Context) -> int:
 
         say("\n-- 8. Plan again: workbook and Billomat agree")
         billsync("plan", "--sheet", str(xlsx))
+
+        say("\n-- 9. Migrate to SnapBill: every client through mappings/snapbill.yaml, with a report of what")
+        say("      SnapBill cannot hold (tags, contacts, notes); archived clients are skipped")
+        migration_report = out_dir / "migration.xlsx"
+        billsync("migrate", "--to", "snapbill", "--report", str(migration_report), "--state", str(out_dir / ".billsync"))
+        say("\n      ... and once more: the second run finds every client again and creates nothing")
+        before = len(emu.snapbill_state.all_clients)
+        billsync("migrate", "--to", "snapbill", "--report", str(migration_report), "--state", str(out_dir / ".billsync"))
+        say(f"  SnapBill holds {len(emu.snapbill_state.clients)} clients; the second run created "
+            f"{len(emu.snapbill_state.all_clients) - before}. Report: {migration_report}")
         say(f"\nRequests the emulator saw: {len(emu.requests)} (for {len(emu.state.clients)} clients).")
         say(f"Files are in {out_dir}/: open kunden.xlsx in Excel or LibreOffice.")
     ctx.reporter.summary(f"demo: done; files in {out_dir}/; {ctx.elapsed():.1f} s")

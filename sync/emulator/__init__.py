@@ -1,4 +1,4 @@
-"""The built-in emulator (Billomat half): a real HTTP server on 127.0.0.1 that behaves like the real API.
+"""The built-in emulator of both APIs: a real HTTP server on 127.0.0.1 that behaves like the real API.
 
 See docs/design.md "Emulator" and reference/billomat-api.md; EmulatorConfig lists every switch, and
 the options marked UNCONFIRMED there emulate either answer of an open question. Decisions the
@@ -25,7 +25,8 @@ reference leaves open, as the emulator makes them:
   field refills it); their `client_id` can't be changed. A client needs `name` or a first/last name.
 - Deleting a client deletes its contacts, property values and tags; deleting a property its values.
 - The tag cloud is sorted by name; its `id` is the lowest tag id with that name.
-- Faults hit requests below /billomat/ only; forced faults (`Emulator.force`) come before the dice.
+- SnapBill (issue 5) is mounted at /snapbill/v1: see sync/emulator/snapbill.py for its decisions.
+- Faults hit requests below /billomat/ and /snapbill/ only; forced faults (`Emulator.force`) come before the dice.
 """
 
 from sync.emulator.config import EmulatorConfig, LoggedRequest
@@ -33,6 +34,7 @@ from sync.emulator.faults import FaultSpec
 from sync.emulator.generate import generate_account
 from sync.emulator.seed import Account, load_seed
 from sync.emulator.server import Emulator
+from sync.emulator.snapbill_state import SnapBillAccount, SnapBillConfig, SnapBillState, load_snapbill_seed
 from sync.emulator.state import ApiError, BillomatState
 
 __all__ = [
@@ -43,6 +45,10 @@ __all__ = [
     "EmulatorConfig",
     "FaultSpec",
     "LoggedRequest",
+    "SnapBillAccount",
+    "SnapBillConfig",
+    "SnapBillState",
     "generate_account",
     "load_seed",
+    "load_snapbill_seed",
 ]

@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.emulator.faults import FaultSpec
 from sync.emulator.seed import Account
+from sync.emulator.snapbill_state import SnapBillConfig
 
 
 class LoggedRequest(NamedTuple):
@@ -64,3 +65,5 @@ class EmulatorConfig:
     archived_update_allowed: bool = True  # PUT on an archived client (JP: refused): UNCONFIRMED
     validate_iban: bool = False  # 400 "invalid IBAN" on a bad checksum (docs: "gültige IBAN")
     total_count_on_get: bool = True  # X-Total-Count on list GETs too (RPKG reads it), not just HEAD
+    # The SnapBill half (issue 5), mounted at /snapbill/v1: login, seed and its UNCONFIRMED switches.
+    snapbill: SnapBillConfig = field(default_factory=SnapBillConfig)

@@ -18,15 +18,17 @@ from sync.emulator.config import EmulatorConfig, LoggedRequest
 from sync.emulator.faults import FaultInjector, html_error_page
 from sync.emulator.ratelimit import RateLimiter
 from sync.emulator.seed import Account
+from sync.emulator.snapbill import SnapBillApi
+from sync.emulator.snapbill_state import SnapBillAccount, SnapBillState
 from sync.emulator.state import BillomatState
 
 log = logging.getLogger("sync.emulator")
 HOST = "127.0.0.1"
-_API_PREFIXES = ("/billomat/",)  # SnapBill (issue 5) mounts at /snapbill/v1/
+_API_PREFIXES = ("/billomat/", "/snapbill/")
 
 
 class Emulator:
-    """The built-in emulator (Billomat half): state, rate limit, faults and log behind one lock."""
+    """The built-in emulator of both APIs: state, rate limit, faults and log behind one lock."""
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
@@ -34,6 +36,9 @@ class Emulator:
         self.lock = self.state.lock  # the one lock: state, log, rate limiter and fault dice
         self.rate_limiter = RateLimiter(self.config.clock)
         self.billomat = BillomatApi(self.config, self.state, self.rate_limiter)
+        sb = self.config.snapbill
+        self.snapbill_state = SnapBillState(sb.account or SnapBillAccount(), sb, self.config.clock.now)
+        self.snapbill = SnapBillApi(sb, self.snapbill_state)
         self._faults = FaultInjector(self.config.faults)
         self._log: list[LoggedRequest] = []
         self._server: _Server | None = None
@@ -113,6 +118,11 @@ class Emulator:
         """The Billomat API root of the emulated account: {base_url}/billomat/{billomat_id}/api."""
         return f"{self.base_url}{self.billomat.root}"
 
+    @property
+    def snapbill_url(self) -> str:
+        """The SnapBill API root (SNAPBILL_BASE_URL): {base_url}/snapbill/v1."""
+        return f"{self.base_url}{self.snapbill.root}"
+
     # ------------------------------------------------------------------ log and faults
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -155,7 +165,12 @@ class Emulator:
             self._record(method, path, logged_query, 404, None)
             self._send(h, ApiResponse(404, b"Not found\n", "text/plain; charset=utf-8"), method)
             return
+        api: BillomatApi | SnapBillApi = self.billomat
         rel = self.billomat.rel_path(path)
+        if path.startswith("/snapbill/"):
+            # SnapBill is logged with its full path and its form fields (its parameters travel in the body).
+            api, rel = self.snapbill, path
+            logged_query = {k: v for k, v in self.snapbill.log_params(req).items() if k != "password"}
         with self.lock:
             fault = self._faults.decide(method, rel)
         if fault in ("502", "503"):
@@ -170,7 +185,7 @@ class Emulator:
             h.close_connection = True
             return
         with self.lock:
-            resp = self.billomat.injected_429(req) if fault == "429" else self.billomat.handle(req)
+            resp = api.injected_429(req) if fault == "429" else api.handle(req)
             self._record(method, rel, logged_query, resp.status, fault)
         if fault == "lost":
             # the request was performed, but the answer never arrives: close without a response
