@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 HELP = "Walk through the whole story against the built-in emulator; files land in demo-out/."
 DEMO_KEY = "demo-api-key-not-secret"
 DEMO_SNAPBILL_PASSWORD = "demo-snapbill-password-not-secret"
+DEMO_APP_ID = "billsync-demo-app"
+DEMO_APP_SECRET = "demo-app-secret-not-secret"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,14 +42,30 @@ def run(ctx: Context) -> int:
     out_dir.mkdir(parents=True)
     say = ctx.reporter.info
     snapbill = SnapBillConfig(user="demo", password=DEMO_SNAPBILL_PASSWORD, account=load_snapbill_seed(SAMPLE_DATA))
-    # rate_limit: the two migrate runs of step 9 read the whole account twice more (~45 requests each, contacts
-    # per client); with the default 300 per 15 minutes the demo would sit out a window on the real clock.
-    emu = Emulator(EmulatorConfig(billomat_id="musterfirma", api_key=DEMO_KEY, account=load_seed(SAMPLE_DATA), port=0,
-                                  snapbill=snapbill, rate_limit=1000))
+    # The demo reads the account eight times (~45 requests each: this account lists contacts per client),
+    # more than the 300 requests per 15 minutes an unregistered tool gets. It runs as a registered app
+    # (X-AppId/X-AppSecret), which gets 1,000 (billomat-api.md §2), instead of sitting out a window.
+    emu = Emulator(
+        EmulatorConfig(
+            billomat_id="musterfirma",
+            api_key=DEMO_KEY,
+            app_id=DEMO_APP_ID,
+            app_secret=DEMO_APP_SECRET,
+            account=load_seed(SAMPLE_DATA),
+            port=0,
+            snapbill=snapbill,
+        )
+    )
     with emu.running():
-        env = {"BILLOMAT_BASE_URL": emu.billomat_url, "BILLOMAT_API_KEY": DEMO_KEY, "PATH": "",
-               "SNAPBILL_BASE_URL": emu.snapbill_url, "SNAPBILL_USER": "demo",
-               "SNAPBILL_PASSWORD": DEMO_SNAPBILL_PASSWORD}
+        env = {
+            "BILLOMAT_BASE_URL": emu.billomat_url,
+            "BILLOMAT_API_KEY": DEMO_KEY,
+            "BILLOMAT_APP_ID": DEMO_APP_ID,
+            "BILLOMAT_APP_SECRET": DEMO_APP_SECRET,
+            "SNAPBILL_BASE_URL": emu.snapbill_url,
+            "SNAPBILL_USER": "demo",
+            "SNAPBILL_PASSWORD": DEMO_SNAPBILL_PASSWORD,
+        }
         runtime = Runtime(env=env, clock=ctx.clock, out=ctx.reporter.out, err=ctx.reporter.err)
         flags = ["--no-progress"] + (["-v"] if ctx.args.verbose else [])
 
