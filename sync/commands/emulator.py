@@ -11,9 +11,11 @@ from sync.errors import EXIT_OK, ConfigError
 if TYPE_CHECKING:
     from sync.cli import Context
 
-HELP = "Serve the built-in emulator of Billomat (and later SnapBill) on 127.0.0.1, for trying mappings safely."
+HELP = "Serve the built-in emulator of Billomat and SnapBill on 127.0.0.1, for trying mappings safely."
 DEFAULT_KEY = "emulator-key"
 DEFAULT_ACCOUNT = "musterfirma"
+SNAPBILL_USER = "demo"
+DEFAULT_SNAPBILL_PASSWORD = "emulator-snapbill-password"
 SAMPLE_DATA = Path(__file__).resolve().parent.parent.parent / "sample_data"
 
 
@@ -40,9 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_emulator(args: argparse.Namespace, api_key: str, billomat_id: str = DEFAULT_ACCOUNT):  # noqa: ANN201
+def build_emulator(  # noqa: ANN201
+    args: argparse.Namespace, api_key: str, snapbill_password: str = DEFAULT_SNAPBILL_PASSWORD,
+    billomat_id: str = DEFAULT_ACCOUNT,
+):
     """An Emulator configured from the command-line arguments."""
-    from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
+    from sync.emulator import (
+        Emulator,
+        EmulatorConfig,
+        FaultSpec,
+        SnapBillConfig,
+        generate_account,
+        load_seed,
+        load_snapbill_seed,
+    )
 
     try:
         faults = FaultSpec.parse(args.faults or "")
@@ -56,6 +69,13 @@ def build_emulator(args: argparse.Namespace, api_key: str, billomat_id: str = DE
             account = load_seed(seed)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--seed {seed}: {exc}") from None
+    seed_dir = Path(args.seed) if args.seed else SAMPLE_DATA
+    snapbill_seed = seed_dir / "snapbill.json"
+    snapbill = SnapBillConfig(
+        user=SNAPBILL_USER,
+        password=snapbill_password,
+        **({"account": load_snapbill_seed(snapbill_seed)} if snapbill_seed.is_file() else {}),
+    )
     return Emulator(
         EmulatorConfig(
             billomat_id=billomat_id,
@@ -65,6 +85,7 @@ def build_emulator(args: argparse.Namespace, api_key: str, billomat_id: str = DE
             faults=faults,
             contacts_bulk=args.contacts_bulk,
             port=args.port,
+            snapbill=snapbill,
         )
     )
 
@@ -73,7 +94,8 @@ def run(ctx: Context) -> int:
     """Serve until interrupted; prints the settings that point billsync at it."""
     env = ctx.settings.env
     api_key = env.get("BILLOMAT_API_KEY") or DEFAULT_KEY
-    emu = build_emulator(ctx.args, api_key)
+    snapbill_password = env.get("SNAPBILL_PASSWORD") or DEFAULT_SNAPBILL_PASSWORD
+    emu = build_emulator(ctx.args, api_key, snapbill_password)
     with emu.running():
         out = ctx.reporter
         out.info(f"billsync emulator serving on {emu.base_url} (Ctrl-C to stop)")
@@ -83,6 +105,11 @@ def run(ctx: Context) -> int:
             out.info(f"  export BILLOMAT_API_KEY={DEFAULT_KEY}")
         else:
             out.info("  (it accepts the BILLOMAT_API_KEY of this shell)")
+        out.info(f"  export SNAPBILL_BASE_URL={emu.snapbill_url} SNAPBILL_USER={SNAPBILL_USER}")
+        if snapbill_password == DEFAULT_SNAPBILL_PASSWORD:
+            out.info(f"  export SNAPBILL_PASSWORD={DEFAULT_SNAPBILL_PASSWORD}")
+        else:
+            out.info("  (it accepts the SNAPBILL_PASSWORD of this shell)")
         try:
             emu.wait()
         except KeyboardInterrupt:
