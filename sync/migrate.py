@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from sync.errors import (
     StateError,
 )
 from sync.frames import AccountFrames
+from sync.journal import Journal, new_run_id
+from sync.plan import Change
 from sync.snapbill_mapping import SnapBillMapping, fill_template, split_emails
 
 log = logging.getLogger(__name__)
@@ -369,11 +372,14 @@ class Migration:
         dry_run: bool = False,
         info: Say | None = None,
         warn: Say | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.sb = sb
         self.mapping = mapping
         self.id_map = id_map
         self.dry_run = dry_run
+        self.journal = journal
+        self.run_id = new_run_id()
         self.info = info or (lambda text: None)
         self.warn = warn or (lambda text: None)
         self.by_id: dict[str, dict[str, Any]] = {}
@@ -517,7 +523,9 @@ class Migration:
             hits = [c for c in self.sb.clients.by_number(plan.number) if c.data.get("state") != "dead"]
             return hits[0] if len(hits) == 1 else None
 
-        created = self.sb.clients.add(params, landed=landed)
+        with self._journalled("create", plan, result.changes, params) as entry:
+            created = self.sb.clients.add(params, landed=landed)
+            entry.append(created.id or "")
         self.id_map.set(plan.billomat_id, created.data)
         self._remember(created.data)
         result.status, result.snapbill_id = "created", created.id or ""
@@ -537,7 +545,10 @@ class Migration:
         if self.dry_run:
             result.status = "updated"
             return
-        updated = self.sb.clients.update(sid, {k: new for k, (_, new) in changes.items()})
+        sent = {k: new for k, (_, new) in changes.items()}
+        with self._journalled("update", plan, changes, sent, key=sid) as entry:
+            updated = self.sb.clients.update(sid, sent)
+            entry.append(sid)
         after = updated.data if updated is not None else self.sb.clients.find(sid).data
         self._remember(after)
         result.status = "updated"
@@ -561,6 +572,28 @@ class Migration:
         if unknown:
             note = f"SnapBill's answer does not show {', '.join(unknown)}: not verified"
             result.message = f"{result.message}; {note}" if result.message else note
+
+    @contextmanager
+    def _journalled(
+        self, action: str, plan: ClientPlan, fields: dict[str, tuple[str, str]], payload: Mapping[str, str],
+        *, key: str = "",
+    ) -> Iterator[list[str]]:
+        """A journal line before the SnapBill write and one after it (SPEC §6: a journal of every write)."""
+        if self.journal is None:
+            yield []
+            return
+        change = Change(
+            resource="snapbill_clients", action=action, key=key or plan.billomat_id, sheet="SnapBill", row=None,
+            fields=dict(fields), payload=dict(payload), client_key=plan.billomat_id, ref=plan.number,
+        )
+        entry_id = self.journal.begin(change, run_id=self.run_id, client_id=plan.billomat_id)
+        ids: list[str] = []
+        try:
+            yield ids
+        except ApiError as exc:
+            self.journal.finish(entry_id, "failed", api_message=exc.api_message or str(exc))
+            raise
+        self.journal.finish(entry_id, "done", record_id=ids[0] if ids else None)
 
     def _wrote(self) -> None:
         self._writes += 1

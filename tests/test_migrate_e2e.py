@@ -316,3 +316,24 @@ def test_wrong_snapbill_password_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.code == 2 and "401" in result.text and "Traceback" not in result.text
         missing = run_cli(["migrate", "--to", "snapbill", "--no-progress"], billomat_env(emu.billomat_url))
         assert missing.code == 2 and "SNAPBILL_USER" in missing.text
+
+
+
+def test_every_snapbill_write_is_journalled_before_and_after(tmp_path: Path) -> None:
+    """SPEC §6: the journal records every write (what, old -> new, status, SnapBill's id); never a secret."""
+    import json
+
+    emu = serve()
+    with emu.running():
+        assert migrate(emu, tmp_path).code == 0
+        emu.state.update_client("1003", {"city": "Leipzig"})
+        assert migrate(emu, tmp_path).code == 0
+    lines = [json.loads(line) for line in (tmp_path / "state" / "journal.jsonl").read_text().splitlines()]
+    creates = [e for e in lines if e["action"] == "create"]
+    updates = [e for e in lines if e["action"] == "update"]
+    assert len(creates) == 2 * len(emu.snapbill_state.clients)  # a pending line and a done line each
+    assert [e["status"] for e in updates] == ["pending", "done"]
+    assert updates[0]["resource"] == "snapbill_clients" and updates[0]["client_id"] == "1003"
+    assert updates[1]["record_id"] and "data-public_city" in json.dumps(updates[0]["fields"])
+    text = (tmp_path / "state" / "journal.jsonl").read_text()
+    assert SNAP_PASSWORD not in text and API_KEY not in text

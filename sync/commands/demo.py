@@ -80,7 +80,7 @@ def run(ctx: Context) -> int:
         say(f"The emulator serves the sample account 'Musterfirma GmbH' ({SAMPLE_DATA}) at {emu.billomat_url}.")
         say("It behaves like Billomat: string values, list envelopes, rate-limit headers, errors.")
 
-        say("\n-- 1. Check the setup: config, mapping and the API key (one cheap call)")
+        say("\n-- 1. Check the setup: config, both mappings, the API key and the SnapBill login (one call each)")
         billsync("check")
 
         say("\n-- 2. Pull the account into an Excel workbook for the accountants")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sync.clients.snapbill import SnapBill
 from sync.commands.common import billomat_client
 from sync.extract import extract_account
+from sync.journal import Journal
 from sync.migrate import ID_MAP_FILE, IdMap, Migration, MigrationResult, plan_all, sources_from_frames
 from sync.migrate_report import write_migration_report
 from sync.snapbill_mapping import load_snapbill_mapping
@@ -90,7 +91,7 @@ def run(ctx: Context) -> int:
         verb = "Planning" if args.dry_run else "Migrating"
         say(f"{verb} {len(plans)} clients to SnapBill{' (dry run: nothing is written)' if args.dry_run else ''}")
         migration = Migration(sb, checked, id_map, dry_run=args.dry_run, info=ctx.reporter.detail,
-                              warn=ctx.reporter.warn)
+                              warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path))
         result = migration.run(plans)
         result.requests = {"billomat": bm.transport.request_count, "snapbill": sb.request_count}
         for item in result.results:
