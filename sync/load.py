@@ -13,6 +13,8 @@ Creates are idempotent (SPEC §5: a crash, a kill or a lost answer duplicates no
    matched on customfield) → adopt it if found, else create. A pending create of the *same row* under
    an older marker (the accountant edited the row after the interrupted run) is looked up as well;
    if it landed, that record is adopted and updated to the row's content instead of creating a second;
+   if the journal knows nothing of the marker but the extraction saw a record carrying it (`marked`:
+   the workbook was pushed from another folder or state dir after an interrupted run) → adopt it;
 4. the `pending` line is fsync'd before the POST; within the run the client's landed check (by
    customfield) decides after a lost answer whether to resend, so a POST is never repeated blindly;
 5. the closing `done` line carries the new id.
@@ -120,9 +122,15 @@ def apply_plan(
     *,
     run_id: str | None = None,
     on_progress: ProgressHook | None = None,
+    marked: dict[tuple[str, str], str] | None = None,
 ) -> LoadReport:
-    """Execute `plan.changes` in order; the report of every change (raises LoadStopped on a fatal error)."""
+    """Execute `plan.changes` in order; the report of every change (raises LoadStopped on a fatal error).
+
+    `marked`: (resource, marker) -> id of a record Billomat holds with that idempotency marker in
+    its customfield, as the run read it (`markers_in(current)`); such a create is adopted, not sent.
+    """
     loader = _Loader(bm, journal, run_id or new_run_id())
+    loader.marked = dict(marked or {})
     total = len(plan.changes)
     transport = bm.transport
     chained = transport.on_request
@@ -168,6 +176,8 @@ class _Loader:
         self.adopted: set[tuple[str, str]] = set()  # (resource, id) of records made for workbook rows
         self.tags: dict[str, list[dict[str, str]]] = {}  # client id -> its tags (id, name), once fetched
         self.pv_put: bool | None = None  # does PUT /client-property-values/{id} exist? (unknown at first)
+        self.marked: dict[tuple[str, str], str] = {}  # (resource, marker) -> id, records read this run
+        self.earlier: set[str] = set()  # ids of clients an earlier, interrupted run created for rows
         self.writes = 0
         self.reads = 0
 
@@ -262,6 +272,8 @@ class _Loader:
             data["client_id"] = client_id
         adopted = self._adopt(change, marker, client_id, data)
         if adopted is not None:
+            if change.resource == "clients" and adopted.status == "done":
+                self.earlier.add(adopted.record_id)
             return adopted
         data["customfield"] = marker
 
@@ -305,6 +317,16 @@ class _Loader:
                 self._register(change, found["id"])
                 return Result(change, "done", found["id"], message, found, client_id or found["id"])
             self._close(pending[marker], "", "did not land; created again")
+        elif (change.resource, marker) in self.marked:
+            # Billomat holds a record with this row's marker, but this journal does not know it (the
+            # workbook was pushed from another folder or state dir after an interrupted run).
+            found_id = self.marked[(change.resource, marker)]
+            message = "Billomat already holds this row's record (found by its marker); not sent again"
+            self.journal.record(
+                change, "done", run_id=self.run_id, client_id=client_id, record_id=found_id, api_message=message
+            )
+            self._register(change, found_id)
+            return Result(change, "done", found_id, message, None, client_id or _own_id(change, found_id))
         # The same row under an older marker: the row was edited after an interrupted run. Checked
         # only for *pending* entries: a row key like row:7 of a finished create may by now be another row.
         for old_marker, entry in pending.items():
@@ -456,9 +478,11 @@ class _Loader:
         if not name:
             raise _Skip("the change names no tag")
         stale = self.journal.pending_for(change, client_id)
-        if stale:
-            # An earlier run may have added it and died before journalling the answer; a second POST
-            # would add the tag twice where the API does not deduplicate (billomat-api.md §4.5).
+        if stale or client_id in self.earlier:
+            # An earlier run may have added it and died before journalling the answer (or, for a
+            # client it created, before writing the client's id back, so the plan sees a new row
+            # whose tags are all adds); a second POST would add the tag twice where the API does not
+            # deduplicate (billomat-api.md §4.5).
             existing = [t for t in self._tags_of(client_id) if t.get("name") == name]
             for entry in stale:
                 self._close(entry, existing[0].get("id", "") if existing else "", "resolved by a later run")
@@ -550,6 +574,19 @@ class _Loader:
             # Kontakte may write NEU-1 where Kunden says neu-1.
             table[change.key.casefold()] = record_id
         self.adopted.add((change.resource, record_id))
+
+
+def markers_in(current: AccountFrames) -> dict[tuple[str, str], str]:
+    """(resource, marker) -> id of every client and contact that carries a billsync marker."""
+    out: dict[tuple[str, str], str] = {}
+    for resource in ("clients", "contacts"):
+        frame = current.frame(resource)
+        if "customfield" not in frame.columns or "id" not in frame.columns:
+            continue
+        for record_id, mark in zip(frame["id"].tolist(), frame["customfield"].tolist(), strict=True):
+            if isinstance(mark, str) and mark.startswith(MARKER_PREFIX) and isinstance(record_id, str):
+                out[(resource, mark)] = record_id
+    return out
 
 
 def _payload(change: Change) -> dict[str, str]:

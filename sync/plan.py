@@ -193,12 +193,19 @@ def build_plan(
             kept.append(change)
     changes = kept
 
+    # A record that an earlier, interrupted push created for a row that is still a create here carries
+    # that create's marker in its customfield: the loader adopts it for the row (sync/load.py), so it
+    # is no delete, and must neither be shown as one nor count towards the delete guard.
+    markers = {c.marker for c in changes if c.action == "create" and c.marker}
     held: list[HeldChange] = []
     for resource, sheet_name, deletes in (
         ("contacts", kontakte, diff.contacts.deletes),
         ("clients", kunden, diff.clients.deletes),
     ):
-        planned = _deletes(deletes, resource, sheet_name)
+        frame = current.frame(resource)
+        marks = zip(_text(frame, "id"), _text(frame, "customfield"), strict=True)
+        made_for_rows = {rid for rid, mark in marks if mark in markers}
+        planned = [c for c in _deletes(deletes, resource, sheet_name) if c.key not in made_for_rows]
         # desired.py blocks a resource's deletes when a malformed or unknown key may be a typo of an
         # existing id (whose record would then look deleted); that outranks every flag.
         reason = desired.deletes_blocked.get(resource, "") if planned else ""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.commands.plan import Prepared, add_delete_arguments, add_sheet_argument, prepare, show_plan
 from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.frames import AccountFrames
 from sync.journal import Journal
-from sync.load import LoadReport, LoadStopped, apply_plan, rebase
+from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.report import counts_text
 from sync.state import StateDir, state_dir_for
 from sync.writeback import NewIds, write_ids
@@ -46,7 +48,13 @@ def run(ctx: Context) -> int:
         journal = Journal(state.path)
         with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
             try:
-                report = apply_plan(plan, prepared.bm, journal, on_progress=lambda *_: bar.update(1))
+                report = apply_plan(
+                    plan,
+                    prepared.bm,
+                    journal,
+                    on_progress=lambda *_: bar.update(1),
+                    marked=markers_in(prepared.current),
+                )
             except LoadStopped as stopped:
                 # The ids that did land go into the workbook now; the journal covers the rest next run.
                 _write_back(ctx, sheet_path, prepared, stopped.report)
@@ -80,10 +88,29 @@ def run(ctx: Context) -> int:
     return EXIT_PARTIAL if failed or skipped or plan.held or plan.problems else EXIT_OK
 
 
+def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
+    """Creates adopted from the journal (an earlier run made them) have no answer to show: take the
+    record as this run read it from Billomat, so write-back fills the row's blank cells (client
+    number, country, ...) exactly as after an uninterrupted push."""
+    frames: dict[str, dict[str, dict[str, str]]] = {}
+    results = []
+    for result in report.results:
+        change = result.change
+        if result.record is None and result.status == "done" and change.action == "create" and result.record_id:
+            if change.resource not in frames:
+                frame = current.frame(change.resource)
+                frames[change.resource] = {str(r.get("id", "")): r for r in frame.to_dict("records")}
+            record = frames[change.resource].get(result.record_id)
+            if record is not None:
+                result = replace(result, record={k: v for k, v in record.items() if isinstance(v, str)})
+        results.append(result)
+    return replace(report, results=results)
+
+
 def _write_back(ctx: Context, sheet_path: Path, prepared: Prepared, report: LoadReport) -> None:
     """Put the ids of created rows into the workbook (only those cells; everything else untouched)."""
     numbers = dict(zip(prepared.current.clients["id"], prepared.current.clients["client_number"], strict=True))
-    ids = NewIds.from_report(report, prepared.mapping, numbers)
+    ids = NewIds.from_report(_with_records(report, prepared.current), prepared.mapping, numbers)
     if not ids:
         return
     result = write_ids(sheet_path, prepared.mapping, ids)
