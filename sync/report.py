@@ -83,7 +83,7 @@ def plan_lines(plan: Plan, mapping: Mapping, *, limit: int | None = None) -> lis
     if plan.held:
         lines.append("Held (not done):")
         for held in plan.held:
-            lines.append(f"  {where(held.change)}: {held.change.resource} {held.change.action} {held.change.key}: {held.reason}")
+            lines.append(f"{_change_lines(held.change, mapping)[0]}: {held.reason}")
     for problem in plan.problems:
         lines.append(f"  problem: {problem}")
     return lines
