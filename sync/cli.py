@@ -71,13 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command (SPEC §2)."""
     from sync import commands
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="billsync.yaml to use (default: ./billsync.yaml when present)")
-    common.add_argument("--state", metavar="DIR", help="state directory (default: .billsync/ beside the workbook)")
-    common.add_argument("-v", "--verbose", action="store_true", help="show every API call and retry")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only warnings and the summary line")
-    common.add_argument("--no-progress", action="store_true", help="never draw progress bars")
-    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = _common_options(argparse.ArgumentParser(add_help=False), suppress=False)
+    # The same options after the command; SUPPRESS keeps them from overwriting what was given before it
+    # (`billsync --config x.yaml pull` and `billsync pull --config x.yaml` mean the same).
+    after_command = _common_options(argparse.ArgumentParser(add_help=False), suppress=True)
 
     parser = argparse.ArgumentParser(
         prog="billsync",
@@ -89,8 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"billsync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments, _run) in commands.COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        command_parser = sub.add_parser(name, help=help_text, description=help_text, parents=[after_command])
         add_arguments(command_parser)
+    return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> argparse.ArgumentParser:
+    """The global options of SPEC §2, accepted before and after the command."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    flag = {"default": argparse.SUPPRESS} if suppress else {"default": False}
+    parser.add_argument("--config", metavar="PATH", help="billsync.yaml to use (default: ./billsync.yaml when present)", **default)
+    parser.add_argument("--state", metavar="DIR", help="state directory (default: .billsync/ beside the workbook)", **default)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every API call and retry", **flag)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and the summary line", **flag)
+    parser.add_argument("--no-progress", action="store_true", help="never draw progress bars", **flag)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error", **flag)
+    parser.add_argument(
+        "--log-file", metavar="PATH", help="also append every line shown (time-stamped) to this file, e.g. for cron",
+        **default,
+    )
     return parser
 
 
@@ -111,6 +125,11 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
     env = dict(os.environ if runtime.env is None else runtime.env)
     # Every secret we could ever hold is masked in all output from the start (SPEC §3).
     redact.add(*(env.get(name, "") for name in commands.SECRET_VARIABLES))
+    try:
+        log = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115
+    except OSError as exc:
+        print(f"billsync: error: --log-file {args.log_file}: cannot open ({exc.strerror})", file=runtime.err or sys.stderr)
+        return EXIT_FATAL
     reporter = Reporter(
         out=runtime.out,
         err=runtime.err,
@@ -118,8 +137,20 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
         verbose=args.verbose,
         progress=not args.no_progress,
         redact=redact,
+        log=log,
     )
     _configure_logging(args, reporter, redact)
+    try:
+        return _run(args, env, reporter, runtime, redact)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _run(args: argparse.Namespace, env: dict[str, str], reporter: Reporter, runtime: Runtime, redact: Redactor) -> int:
+    """Run the chosen command; the one place errors become a line and an exit code."""
+    from sync import commands
+
     try:
         settings = load_settings(args.config, env)
         _mask_config_secrets(settings, redact)

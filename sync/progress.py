@@ -94,9 +94,12 @@ class Reporter:
         verbose: bool = False,
         progress: bool = True,
         redact: Redactor | None = None,
+        log: TextIO | None = None,
     ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        # --log-file: every line that is shown also goes here, time-stamped (cron keeps a history).
+        self.log = log
         self.quiet, self.verbose = quiet, verbose
         self.redact = redact or Redactor()
         # Bars on a terminal only: cron mails and log files get plain lines (SPEC §2).
@@ -136,10 +139,16 @@ class Reporter:
                 bar._tqdm = None
 
     def _write(self, stream: TextIO, message: str) -> None:
+        text = self.redact(message)
         if self.bars:
-            tqdm.write(self.redact(message), file=stream)
+            tqdm.write(text, file=stream)
         else:
-            print(self.redact(message), file=stream, flush=True)
+            print(text, file=stream, flush=True)
+        if self.log is not None:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            for line in text.splitlines() or [""]:
+                self.log.write(f"{stamp} {line}\n")
+            self.log.flush()
 
 
 def _isatty(stream: TextIO) -> bool:

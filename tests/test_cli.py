@@ -43,3 +43,26 @@ def test_missing_configuration_is_one_line_and_exit_2(tmp_path):
 
 def test_exit_codes_are_documented_in_the_help():
     assert "130 interrupted" in build_parser().format_help()
+
+
+def test_log_file_option_appends_the_run_for_cron(tmp_path):
+    log = tmp_path / "billsync.log"
+    for _ in range(2):
+        result = run_cli(["--log-file", str(log), "pull", "--out", str(tmp_path / "k.xlsx")], env={})
+        assert result.code == 2
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and all("billsync: error: BILLOMAT_API_KEY is not set" in line for line in lines)
+
+
+def test_unwritable_log_file_is_one_line_and_exit_2(tmp_path):
+    result = run_cli(["--log-file", str(tmp_path / "no" / "such" / "dir.log"), "check"], env={})
+    assert result.code == 2 and "--log-file" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--config", "x.yaml", "-v", "pull", "--out", "k.xlsx"], ["pull", "--config", "x.yaml", "-v", "--out", "k.xlsx"]],
+)
+def test_global_options_mean_the_same_before_and_after_the_command(argv):
+    args = build_parser().parse_args(argv)
+    assert args.config == "x.yaml" and args.verbose is True and args.quiet is False and args.state is None

@@ -49,3 +49,16 @@ def test_quiet_keeps_warnings_errors_and_the_summary():
     reporter.warn("shown")
     reporter.summary("pull: done")
     assert out.getvalue() == "pull: done\n" and err.getvalue() == "warning: shown\n"
+
+
+def test_log_file_gets_every_shown_line_time_stamped_and_masked():
+    redact = Redactor()
+    redact.add("s3cr3t-key")
+    out, err, log = io.StringIO(), io.StringIO(), io.StringIO()
+    reporter = Reporter(out=out, err=err, redact=redact, log=log)
+    reporter.info("pulling with s3cr3t-key")
+    reporter.warn("two\nlines")
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 3
+    assert all(line[:4].isdigit() and line[10] == " " for line in lines)
+    assert lines[0].endswith("pulling with *****") and lines[1].endswith("warning: two")
