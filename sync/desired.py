@@ -18,6 +18,8 @@ from sync.sheet import property_columns, sheet_cells, tag_groups
 
 # A new client that Kontakte rows may reference before it has a Billomat id (docs/design.md "Keys").
 NEW_KEY = re.compile(r"^(neu|new)-\S.*$", re.IGNORECASE)
+# A row the two-way sync marked as deleted in Billomat (workbook_update's "mark" removal mode).
+REMOVED_KEY = re.compile(r"^\s*(gelöscht|geloescht|deleted)-", re.IGNORECASE)
 
 
 def row_key(row: int) -> str:
@@ -387,6 +389,12 @@ class _Reader:
             filled = (table[mapped].to_numpy(dtype=object) != "").any(axis=1)
             if not filled.all():
                 table = table[filled]
+        if len(table):
+            # A row the sync marked as deleted in Billomat ("gelöscht-<id>" in its key cell) is history,
+            # kept for the accountants: not a client, not a problem, not a delete.
+            marked = np.array([bool(REMOVED_KEY.match(k)) for k in table[key_header].to_numpy(dtype=object)])
+            if marked.any():
+                table = table[~marked]
 
         current = self.current.frame(sm.resource)
         if "id" not in current.columns:
