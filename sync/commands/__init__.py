@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from sync.commands import check, demo, emulator, migrate, plan, pull, push
+from sync.commands import check, demo, emulator, migrate, plan, pull, push, two_way
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 
@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, AddArguments, Callable[..., int]]] = {
     "check": (check.HELP, check.add_arguments, check.run),
     "plan": (plan.HELP, plan.add_arguments, plan.run),
     "push": (push.HELP, push.add_arguments, push.run),
+    "sync": (two_way.HELP, two_way.add_arguments, two_way.run),
     "migrate": (migrate.HELP, migrate.add_arguments, migrate.run),
     "emulator": (emulator.HELP, emulator.add_arguments, emulator.run),
     "demo": (demo.HELP, demo.add_arguments, demo.run),

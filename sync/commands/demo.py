@@ -114,7 +114,23 @@ def run(ctx: Context) -> int:
         say("\n-- 8. Plan again: workbook and Billomat agree")
         billsync("plan", "--sheet", str(xlsx))
 
-        say("\n-- 9. Migrate to SnapBill: every client through mappings/snapbill.yaml, with a report of what")
+        say("\n-- 9. The next day both sides change. In Billomat a colleague corrects an e-mail address and")
+        say("      adds a client; in the workbook the accountant moves a client to Görlitz; and both change")
+        say("      the phone number of the same client, each to something else")
+        colleague = _edit_in_billomat(emu)
+        for line in colleague:
+            say(f"  - Billomat: {line}")
+        for line in _edit_workbook_again(xlsx):
+            say(f"  - workbook: {line}")
+
+        say("\n-- 10. The nightly sync (what cron runs): each side's edits go to the other; the phone number")
+        say("       is a conflict: nothing changes for it, it is listed in the sheet 'Konflikte' (exit code 1)")
+        billsync("sync", "--sheet", str(xlsx), expect=1)
+
+        say("\n-- 11. The accountant decides Billomat's number is right")
+        billsync("sync", "--sheet", str(xlsx), "--prefer", "billomat")
+
+        say("\n-- 12. Migrate to SnapBill: every client through mappings/snapbill.yaml, with a report of what")
         say("      SnapBill cannot hold (tags, contacts, notes); archived clients are skipped")
         migration_report = out_dir / "migration.xlsx"
         billsync("migrate", "--to", "snapbill", "--report", str(migration_report), "--state", str(out_dir / ".billsync"))
@@ -173,6 +189,32 @@ def _edit_as_accountant(path: Path) -> list[str]:
     done.append("a column 'Intern' with a formula, and a sheet 'Notizen' of their own")
     wb.save(path)
     return done
+
+
+def _edit_in_billomat(emu: Emulator) -> list[str]:
+    """What a colleague does in Billomat's web interface (here: straight in the emulator's state)."""
+    emu.state.update_client("1005", {"email": "praxis@dr-weiss.example"})
+    created = emu.state.create_client({"name": "Spreewald Feinkost KG", "zip": "03046", "city": "Cottbus"})
+    emu.state.update_client("1007", {"phone": "+49 351 7654321"})
+    return [
+        "client 1005: E-Mail -> 'praxis@dr-weiss.example'",
+        f"a new client {created['id']} 'Spreewald Feinkost KG'",
+        "client 1007: Telefon -> '+49 351 7654321'",
+    ]
+
+
+def _edit_workbook_again(path: Path) -> list[str]:
+    """The accountant's edits of the next day."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    kunden = wb["Kunden"]
+    col = {cell.value: cell.column for cell in kunden[1]}
+    row_of = {kunden.cell(r, 1).value: r for r in range(2, kunden.max_row + 1)}
+    kunden.cell(row_of["1006"], col["Ort"]).value = "Görlitz"
+    kunden.cell(row_of["1007"], col["Telefon"]).value = "+49 351 1111111"
+    wb.save(path)
+    return ["client 1006: Ort -> 'Görlitz'", "client 1007: Telefon -> '+49 351 1111111'"]
 
 
 def _emulator_frames(emu: Emulator) -> AccountFrames:

@@ -1,0 +1,227 @@
+"""End to end: `billsync sync` — the nightly two-way merge — against the emulator over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.styles import PatternFill
+
+from sync.clock import FakeClock
+from sync.emulator import Emulator, EmulatorConfig, load_seed
+from sync.mapping import load_mapping
+from sync.sheet import read_workbook
+from sync.state import StateDir
+from tests.e2e import API_KEY, REPO, billomat_env, run_cli
+
+pytestmark = pytest.mark.e2e
+
+MAPPING = load_mapping(REPO / "mappings" / "billomat.yaml")
+
+
+@pytest.fixture
+def emu():
+    emulator = Emulator(
+        EmulatorConfig(
+            billomat_id="musterfirma",
+            api_key=API_KEY,
+            account=load_seed(REPO / "sample_data"),
+            clock=FakeClock(),
+            contacts_bulk="allow",
+        )
+    )
+    with emulator.running():
+        yield emulator
+
+
+def pulled(emu: Emulator, tmp_path: Path) -> Path:
+    path = tmp_path / "kunden.xlsx"
+    result = run_cli(["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
+    assert result.code == 0, result.text
+    return path
+
+
+def sync(emu: Emulator, path: Path, *extra: str):  # noqa: ANN201
+    return run_cli(["sync", "--sheet", str(path), "--no-progress", *extra], billomat_env(emu.billomat_url))
+
+
+def kunden(path: Path) -> dict[str, dict[str, str]]:
+    """Kunden rows by Billomat-ID as billsync reads them (rows without an id left out)."""
+    table = read_workbook(path, MAPPING)["Kunden"]
+    return {row["Billomat-ID"]: row for row in table.to_dict("records") if row["Billomat-ID"]}
+
+
+def edit(path: Path, client_id: str, header: str, value: str) -> None:
+    """An accountant's edit of one cell (openpyxl stands in for Excel)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    col = {c.value: c.column for c in ws[1]}[header]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id)
+    ws.cell(row, col).value = value
+    wb.save(path)
+
+
+def writes(emu: Emulator) -> list:
+    return [r for r in emu.requests if r.method in ("POST", "PUT", "DELETE")]
+
+
+def test_edits_on_both_sides_flow_both_ways_and_a_second_sync_does_nothing(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")  # the accountant
+    emu.state.update_client("1005", {"email": "neu@praxis-weiss.de"})  # a colleague in Billomat
+    result = sync(emu, path)
+    assert result.code == 0, result.text
+    assert emu.state.table("clients")["1003"]["city"] == "Leipzig"
+    assert kunden(path)["1005"]["E-Mail"] == "neu@praxis-weiss.de"
+    assert kunden(path)["1003"]["Ort"] == "Leipzig"
+    before = len(writes(emu))
+    again = sync(emu, path)
+    assert again.code == 0, again.text
+    assert len(writes(emu)) == before
+    assert "Billomat no changes" in again.out and "workbook 0 updated, 0 added, 0 removed" in again.out
+
+
+def test_different_edits_of_one_field_are_a_held_conflict_listed_in_konflikte(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")
+    emu.state.update_client("1003", {"city": "Dresden"})
+    result = sync(emu, path)
+    assert result.code == 1, result.text
+    assert emu.state.table("clients")["1003"]["city"] == "Dresden"  # neither side changed
+    assert kunden(path)["1003"]["Ort"] == "Leipzig"
+    rows = list(openpyxl.load_workbook(path)["Konflikte"].iter_rows(values_only=True))
+    assert any("Leipzig" in row and "Dresden" in row for row in rows[1:])
+    # Held means held: the next night finds the same conflict, nobody wins silently.
+    assert sync(emu, path).code == 1
+    assert emu.state.table("clients")["1003"]["city"] == "Dresden"
+
+
+def test_prefer_billomat_decides_a_conflict_for_billomat(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")
+    emu.state.update_client("1003", {"city": "Dresden"})
+    result = sync(emu, path, "--prefer", "billomat")
+    assert result.code == 0, result.text
+    assert kunden(path)["1003"]["Ort"] == "Dresden"
+    assert emu.state.table("clients")["1003"]["city"] == "Dresden"
+
+
+def test_prefer_sheet_decides_a_conflict_for_the_workbook(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")
+    emu.state.update_client("1003", {"city": "Dresden"})
+    assert sync(emu, path, "--prefer", "sheet").code == 0
+    assert emu.state.table("clients")["1003"]["city"] == "Leipzig"
+
+
+def test_a_client_created_in_billomat_becomes_a_new_row(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    created = emu.state.create_client({"name": "Frisch aus Billomat GmbH", "zip": "01099", "city": "Dresden"})
+    result = sync(emu, path)
+    assert result.code == 0, result.text
+    row = kunden(path)[created["id"]]
+    assert row["Firma"] == "Frisch aus Billomat GmbH" and row["PLZ"] == "01099"
+    assert sync(emu, path).code == 0
+
+
+def test_a_client_deleted_in_billomat_leaves_the_workbook(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    emu.state.delete_client("1030")
+    result = sync(emu, path)
+    assert result.code == 0, result.text
+    assert "1030" not in kunden(path)
+    again = sync(emu, path)
+    assert again.code == 0, again.text
+    assert "1030" not in {c["id"] for c in emu.state.clients}
+
+
+def test_edited_in_the_workbook_but_deleted_in_billomat_is_a_conflict_not_a_silent_loss(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1030", "Ort", "Rostock")
+    emu.state.delete_client("1030")
+    result = sync(emu, path)
+    assert result.code == 1, result.text
+    assert kunden(path)["1030"]["Ort"] == "Rostock"  # the accountant's edit is still there
+    assert "1030" not in {c["id"] for c in emu.state.clients}  # and nothing was recreated silently
+
+
+def test_a_tag_added_on_each_side_ends_up_on_both(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    tags = kunden(path)["1003"]["Schlagwörter"]
+    edit(path, "1003", "Schlagwörter", f"{tags}, Newsletter" if tags else "Newsletter")
+    emu.state.create_tag({"client_id": "1003", "name": "Export"})
+    result = sync(emu, path)
+    assert result.code == 0, result.text
+    names = {t["name"] for t in emu.state.client_tags if t["client_id"] == "1003"}
+    assert {"Newsletter", "Export"} <= names
+    assert {"Newsletter", "Export"} <= set(kunden(path)["1003"]["Schlagwörter"].split(", "))
+
+
+def test_accountants_formatting_formulas_and_sheets_survive_three_syncs(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    ws["D3"].fill = PatternFill("solid", fgColor="FFFF00")
+    extra = ws.max_column + 1
+    ws.cell(1, extra).value = "Intern"
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, extra).value = f"=LEN(D{r})"
+    wb.create_sheet("Notizen")["A1"] = "Rückruf Müller"
+    wb.save(path)
+    for night, (client, city) in enumerate((("1005", "Görlitz"), ("1006", "Bautzen"), ("1007", "Zittau")), 1):
+        emu.state.update_client(client, {"city": city})
+        result = sync(emu, path)
+        assert result.code == 0, f"night {night}: {result.text}"
+        assert kunden(path)[client]["Ort"] == city
+        wb = openpyxl.load_workbook(path)
+        ws = wb["Kunden"]
+        assert ws["D3"].fill.fgColor.rgb.endswith("FFFF00"), f"night {night}"
+        assert ws.cell(1, extra).value == "Intern"
+        assert ws.cell(5, extra).value == "=LEN(D5)"
+        assert wb["Notizen"]["A1"].value == "Rückruf Müller"
+
+
+def test_a_crash_during_write_back_leaves_the_previous_workbook_intact(emu, tmp_path, monkeypatch):
+    path = pulled(emu, tmp_path)
+    emu.state.update_client("1005", {"city": "Görlitz"})
+    original = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sync.atomic.os.replace", crash)
+    result = sync(emu, path)
+    assert result.code == 2 and "No space left" in result.err
+    assert path.read_bytes() == original
+    assert kunden(path)["1005"]["Ort"] != "Görlitz"  # still readable, still the old version
+    monkeypatch.undo()
+    assert sync(emu, path).code == 0
+    assert kunden(path)["1005"]["Ort"] == "Görlitz"
+
+
+def test_a_second_sync_started_meanwhile_refuses_and_changes_nothing(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")
+    state = StateDir(tmp_path / ".billsync")
+    held, release = threading.Event(), threading.Event()
+
+    def first_run() -> None:
+        with state.lock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    held.wait(5)
+    try:
+        before = len(emu.requests)
+        result = sync(emu, path)
+    finally:
+        release.set()
+        thread.join()
+    assert result.code == 2
+    assert "another billsync run" in result.err
+    assert len(emu.requests) == before  # not even a read
+    assert emu.state.table("clients")["1003"]["city"] != "Leipzig"
