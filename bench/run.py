@@ -1,6 +1,6 @@
 """`make bench`: extraction requests/time and workbook write/read time and peak memory, each beside
 the raw library call it wraps, and the diff beside csv-diff, daff and datacompy on the same data,
-measured in the same run. Writes docs/benchmarks.md (`--only diff` re-runs just the diff section).
+measured in the same run. Writes docs/benchmarks.md (`--only diff|sync` re-runs just that section).
 
 Every measurement runs in a fresh process (`python bench/run.py --case NAME --size N`) so that its
 peak memory is its own: the inputs are prepared first, then the kernel's high-water mark is reset
@@ -575,7 +575,7 @@ def main() -> None:
     diff = last_diff if args.only == "sync" else run_diff_cases(args.diff_size)
     sync_result = last_sync if args.only == "diff" else run_sync_case(SYNC_SIZE)
     diff["run_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    DOC.write_text(render(results, diff, sync_result, partial=args.only is not None), encoding="utf-8")
+    DOC.write_text(render(results, diff, sync_result, partial=args.only), encoding="utf-8")
     OUT.mkdir(parents=True, exist_ok=True)
     saved: dict[str, Any] = {str(size): r for size, r in results.items()}
     saved["diff"] = diff
@@ -631,7 +631,7 @@ def render(
     diff: dict[str, Any] | None = None,
     sync_result: dict[str, float] | None = None,
     *,
-    partial: bool = False,
+    partial: str | None = None,
 ) -> str:
     """docs/benchmarks.md from one run's results."""
     lines = [
@@ -721,8 +721,9 @@ def render(
         lines += render_sync(sync_result, results.get(SYNC_SIZE, {}).get("extract_billsync", {}).get("requests"))
     if diff:
         lines += render_diff(diff)
+    from importlib import metadata
+
     import pandas
-    import python_calamine
     import xlsxwriter
 
     lines += [
@@ -731,10 +732,10 @@ def render(
         "",
         f"- {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"- pandas {pandas.__version__}, xlsxwriter {xlsxwriter.__version__}, "
-        f"python-calamine {getattr(python_calamine, '__version__', '?')}",
+        f"python-calamine {metadata.version('python-calamine')}",
         f"- diff tools: {_versions('csv-diff', 'daff', 'datacompy')}",
         f"- run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-        + (" (`--only diff`: the diff section only; the other sections are the last full run's)" if partial else ""),
+        + (f" (`--only {partial}`: that section only; the others are the last full run's)" if partial else ""),
         "",
     ]
     return "\n".join(lines)
