@@ -267,20 +267,30 @@ _YamlPath = tuple[str | int, ...]
 
 def load_mapping(path: Path | str) -> Mapping:
     """Read and validate one mapping file; raise MappingError listing every problem."""
+    return mapping_from_text(read_yaml_text(path), source=str(path))
+
+
+def mapping_from_text(text: str, source: str = "<text>") -> Mapping:
+    """Parse and validate mapping YAML text; raise MappingError listing every problem."""
+    data, checker = parse_yaml(text, source)
+    return _validate(data, checker, source)
+
+
+def read_yaml_text(path: Path | str) -> str:
+    """A mapping file's text; MappingError (naming the file) when it is missing, unreadable or not UTF-8."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MappingError(path, ["file not found"]) from None
     except UnicodeDecodeError as exc:
         raise MappingError(path, [f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"]) from None
     except OSError as exc:
         raise MappingError(path, [f"cannot read: {exc.strerror or exc}"]) from None
-    return mapping_from_text(text, source=str(path))
 
 
-def mapping_from_text(text: str, source: str = "<text>") -> Mapping:
-    """Parse and validate mapping YAML text; raise MappingError listing every problem."""
+def parse_yaml(text: str, source: str) -> tuple[Any, _Checker]:
+    """Parse YAML safely, keeping line numbers; the checker starts with the duplicate-key problems."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -292,7 +302,7 @@ def mapping_from_text(text: str, source: str = "<text>") -> Mapping:
     lines = _NodeLines(node)
     checker = _Checker(lines)
     checker.problems.extend(lines.duplicate_key_problems())
-    return _validate(data, checker, source)
+    return data, checker
 
 
 def mapping_from_dict(data: Any, source: str = "<dict>") -> Mapping:

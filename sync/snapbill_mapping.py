@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sync.clients.snapbill import CLIENT_PARAMS
 from sync.errors import MappingError
-from sync.mapping import CLIENT_FIELDS, _by_line, _Checker, _describe, _fmt_path, _NodeLines
+from sync.mapping import (
+    CLIENT_FIELDS,
+    _by_line,
+    _Checker,
+    _describe,
+    _fmt_path,
+    _NodeLines,
+    parse_yaml,
+    read_yaml_text,
+)
 
 PROPERTY_PREFIX = "property:"
 DATA_PREFIX = "data-"
@@ -141,30 +148,12 @@ class SnapBillMapping:
 
 def load_snapbill_mapping(path: Path | str) -> SnapBillMapping:
     """Read and validate `mappings/snapbill.yaml`; MappingError lists every problem with its line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MappingError(path, ["file not found"]) from None
-    except UnicodeDecodeError as exc:
-        raise MappingError(path, [f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"]) from None
-    except OSError as exc:
-        raise MappingError(path, [f"cannot read: {exc.strerror or exc}"]) from None
-    return snapbill_mapping_from_text(text, source=str(path))
+    return snapbill_mapping_from_text(read_yaml_text(path), source=str(path))
 
 
 def snapbill_mapping_from_text(text: str, source: str = "<text>") -> SnapBillMapping:
     """Parse and validate mapping YAML text."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise MappingError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
-    lines = _NodeLines(node)
-    ck = _Checker(lines)
-    ck.problems.extend(lines.duplicate_key_problems())
+    data, ck = parse_yaml(text, source)
     return _validate(data, ck, source)
 
 

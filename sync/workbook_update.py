@@ -85,7 +85,6 @@ from sync.sheet import (
 )
 from sync.writeback import (
     _ATTR,
-    _CELL,
     _REF,
     _ROW,
     _attrs,
@@ -102,6 +101,7 @@ from sync.writeback import (
     _widen_dimension,
     _xlsx_grids,
     backup_path,
+    row_cells,
 )
 
 RemovalMode = Literal["clear", "mark"]
@@ -1137,7 +1137,7 @@ def _patch_sheet(
         cells: dict[int, str | None] = {}
         row_style = None
         if span is not None:
-            for col, _, _, attrs in _cells(xml[span.body_start : span.body_end], number, path, sheet):
+            for col, _, _, attrs in row_cells(xml[span.body_start : span.body_end], number, path, sheet):
                 cells[col] = attrs.get("s")
             if span.attrs.get("customFormat") in ("1", "true"):
                 row_style = span.attrs.get("s")
@@ -1172,7 +1172,7 @@ def _patch_sheet(
             spans.append((at, at, f'<{prefix}row r="{number}">{cells_xml}</{prefix}row>'))
             continue
         body = xml[span.body_start : span.body_end]
-        existing = {col: (start, end, attrs) for col, start, end, attrs in _cells(body, number, path, sheet)}
+        existing = {col: (start, end, attrs) for col, start, end, attrs in row_cells(body, number, path, sheet)}
         pieces: list[tuple[int, int, str]] = []
         inserted = False
         for col, edit in sorted(edits.items()):
@@ -1206,32 +1206,6 @@ def _patch_sheet(
     pieces_out.append(xml[position:])
     xml = _widen_dimension("".join(pieces_out), dict.fromkeys(plan.cells, ""))
     return _grow_filter(xml, plan)
-
-
-def _cells(body: str, number: int, path: Path, sheet: str) -> list[tuple[int, int, int, dict[str, str]]]:
-    """(0-based column, start, end, attributes) of every <c> in a row's inner XML."""
-    out = []
-    for match in _CELL.finditer(body):
-        attrs = _attrs(match.group("a"))
-        ref = _REF.match(attrs.get("r", ""))
-        if ref is None:
-            raise WorkbookError(
-                f"row {number} has cells without a reference; open and save the workbook in Excel",
-                file=path,
-                sheet=sheet,
-            )
-        if match.group("empty"):
-            end = match.end()
-        else:
-            close = f"</{match.group('p')}c>"
-            end = body.find(close, match.end())
-            if end < 0:
-                raise WorkbookError(
-                    f"a cell of row {number} is not closed", file=path, sheet=sheet, row=number
-                )
-            end += len(close)
-        out.append((_col_index(ref.group(1)), match.start(), end, attrs))
-    return out
 
 
 def _grow_filter(xml: str, plan: _SheetPlan) -> tuple[str, tuple[str, str] | None]:

@@ -425,19 +425,9 @@ def _patch_sheet_xml(data: bytes, edits: _Edits, path: Path, sheet: str, problem
     return xml.encode("utf-8")
 
 
-def _patch_row(
-    body: str,
-    number: int,
-    cols: dict[int, str],
-    prefix: str,
-    row_style: str | None,
-    column_styles: dict[int, str],
-    path: Path,
-    sheet: str,
-    problems: list[str],
-) -> tuple[str, bool]:
-    """One row's inner XML with its target cells set; whether a cell had to be inserted."""
-    cells: list[tuple[int, int, int, dict[str, str]]] = []  # (col, start, end, attrs)
+def row_cells(body: str, number: int, path: Path, sheet: str) -> list[tuple[int, int, int, dict[str, str]]]:
+    """(0-based column, start, end, attributes) of every <c> in a row's inner XML."""
+    out = []
     for match in _CELL.finditer(body):
         attrs = _attrs(match.group("a"))
         ref = _REF.match(attrs.get("r", ""))
@@ -453,11 +443,25 @@ def _patch_row(
             close = f"</{match.group('p')}c>"
             end = body.find(close, match.end())
             if end < 0:
-                raise WorkbookError(
-                    f"a cell of row {number} is not closed", file=path, sheet=sheet, row=number
-                )
+                raise WorkbookError(f"a cell of row {number} is not closed", file=path, sheet=sheet, row=number)
             end += len(close)
-        cells.append((_col_index(ref.group(1)), match.start(), end, attrs))
+        out.append((_col_index(ref.group(1)), match.start(), end, attrs))
+    return out
+
+
+def _patch_row(
+    body: str,
+    number: int,
+    cols: dict[int, str],
+    prefix: str,
+    row_style: str | None,
+    column_styles: dict[int, str],
+    path: Path,
+    sheet: str,
+    problems: list[str],
+) -> tuple[str, bool]:
+    """One row's inner XML with its target cells set; whether a cell had to be inserted."""
+    cells = row_cells(body, number, path, sheet)
     edits: list[tuple[int, int, str]] = []
     inserted = False
     for col, value in sorted(cols.items()):

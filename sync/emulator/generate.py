@@ -46,9 +46,9 @@ _CITIES = (("010", "Dresden", "Sachsen", "351"), ("041", "Leipzig", "Sachsen", "
            ("790", "Freiburg im Breisgau", "Baden-Württemberg", "761"), ("930", "Regensburg", "Bayern", "941"),
            ("481", "Münster", "Nordrhein-Westfalen", "251"), ("030", "Cottbus", "Brandenburg", "355"),
            ("026", "Bautzen", "Sachsen", "3591"), ("080", "Zwickau", "Sachsen", "375"))
-_BANKS = (("37040044", "Commerzbank", "COBADEFFXXX"), ("10010010", "Postbank", "PBNKDEFFXXX"),
-          ("50010517", "ING", "INGDDEFFXXX"), ("85050300", "Ostsächsische Sparkasse Dresden", "OSDDDE81XXX"),
-          ("70150000", "Stadtsparkasse München", "SSKMDEMMXXX"), ("43060967", "GLS Bank", "GENODEM1GLS"))
+_BANKS = (("37040044", "Commerzbank", "COBADEFF"), ("10010010", "Postbank", "PBNKDEFF"),
+          ("50010517", "ING", "INGDDEFF"), ("85050300", "Ostsächsische Sparkasse Dresden", "OSDDDE81"),
+          ("70150000", "Stadtsparkasse München", "SSKMDEMM"), ("43060967", "GLS Bank", "GENODEM1GLS"))
 _LABELS = ("Buchhaltung", "Einkauf", "Geschäftsführung", "Versand", "Technik", "Rechnungsanschrift", "Filiale")
 _TAGS = ("A-Kunde", "Newsletter", "Großkunde", "Export", "B-Kunde", "Ärzte & Praxen", "Zahlungsverzug",
          "Öffentliche Hand", "Messe 2024", "Rabatt 10 %", "Neukunde", "Reseller")
