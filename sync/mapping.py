@@ -207,6 +207,10 @@ class SheetMap:
     columns: tuple[ColumnMap, ...]
     properties: PropertiesMap | None = None
     tags: TagsMap | None = None
+    # What the two-way sync does with the row of a record deleted in Billomat: "clear" empties the
+    # synced cells (the accountants' own columns stay), "mark" keeps them and writes gelöscht-<id>
+    # into the key cell, which billsync then skips.
+    deleted_rows: str = "clear"
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -476,7 +480,8 @@ class _Checker:
 
 
 _TOP_KEYS = ("version", "csv", "sheets")
-_SHEET_KEYS = ("sheet", "key", "columns", "properties", "tags")
+_SHEET_KEYS = ("sheet", "key", "columns", "properties", "tags", "deleted_rows")
+DELETED_ROWS = ("clear", "mark")
 _COLUMN_KEYS = ("field", "header", "type", "normalize", "read_only", "lookup", "wrap")
 _PROPERTIES_KEYS = ("header_suffix", "normalize", "checkbox")
 _CHECKBOX_KEYS = ("unchecked", "checked")
@@ -659,10 +664,20 @@ def _check_sheet(resource: str, raw: Any, ck: _Checker) -> SheetMap | None:
                     f"header {tags.header!r} is already used by columns[{seen_headers[tags.header.strip().casefold()]}]",
                 )
 
+    deleted_rows = "clear"
+    if "deleted_rows" in sheet:
+        deleted_rows = ck.choice(sheet["deleted_rows"], (*base, "deleted_rows"), DELETED_ROWS) or "clear"
+
     if len(ck.problems) > ok_before or name is None or key is None:
         return None
     return SheetMap(
-        resource=resource, sheet=name, key=key, columns=tuple(columns), properties=properties, tags=tags
+        resource=resource,
+        sheet=name,
+        key=key,
+        columns=tuple(columns),
+        properties=properties,
+        tags=tags,
+        deleted_rows=deleted_rows,
     )
 
 

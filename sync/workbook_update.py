@@ -193,19 +193,20 @@ def apply_workbook_changes(
     changes: WorkbookChanges,
     conflicts: Sequence[Conflict] = (),
     *,
-    removal: RemovalMode = "clear",
+    removal: RemovalMode | None = None,
     deleted_ids: Collection[str] | None = None,
     client_properties: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
 ) -> WorkbookUpdateReport:
     """Make the workbook (xlsx file or CSV folder) what `changes` says; list `conflicts` in Konflikte.
 
     - removal: "clear" (empty the table's cells of the row) or "mark" (`gelöscht-<id>` in the key cell);
+      None (the default) takes each sheet's `deleted_rows` from the mapping;
     - deleted_ids: client ids whose delete in Billomat is done; a removal with `after_delete` waits for it;
     - client_properties: Billomat's property definitions (a frame, or several: base and current), so the
       property columns count as the table's columns (cleared on removal, typed for comparing checkboxes).
     """
     path = Path(path)
-    if removal not in ("clear", "mark"):
+    if removal not in (None, "clear", "mark"):
         raise ValueError(f"removal must be 'clear' or 'mark', not {removal!r}")
     if any(s.sheet.casefold() == KONFLIKTE.casefold() for s in mapping.sheets.values()):
         raise WorkbookError(
@@ -483,7 +484,7 @@ class _Planner:
                 self.failed_updates.append(i)
 
     def removals(
-        self, removals: pd.DataFrame, removal: RemovalMode, deleted_ids: Collection[str] | None
+        self, removals: pd.DataFrame, removal: RemovalMode | None, deleted_ids: Collection[str] | None
     ) -> None:
         done = {str(i) for i in deleted_ids or ()}
         for i, r in enumerate(removals.itertuples(index=False)):
@@ -508,7 +509,8 @@ class _Planner:
             owned = self.table_columns(sm)
             cols = [c for c, h in enumerate(self.headers[sheet]) if h in owned]
             formulas = self.formulas.get(sheet, set())
-            if removal == "mark":
+            # The mapping says per sheet (`deleted_rows`); an explicit `removal` overrides it.
+            if (removal or sm.deleted_rows) == "mark":
                 if REMOVED_KEY.match(now):
                     self.unchanged += 1
                 elif _same_key(now, key) and now.strip():
@@ -613,7 +615,7 @@ class _Planner:
 def _plan_all(
     planner: _Planner,
     changes: WorkbookChanges,
-    removal: RemovalMode,
+    removal: RemovalMode | None,
     deleted_ids: Collection[str] | None,
 ) -> None:
     # Appends first: they go below the rows as they are now (a row cleared in this call keeps its place).
@@ -909,7 +911,7 @@ class _XlsxTarget:
         self,
         changes: WorkbookChanges,
         conflicts: Sequence[Conflict],
-        removal: RemovalMode,
+        removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
     ) -> WorkbookUpdateReport:
@@ -1379,7 +1381,7 @@ class _CsvTarget:
         self,
         changes: WorkbookChanges,
         conflicts: Sequence[Conflict],
-        removal: RemovalMode,
+        removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
     ) -> WorkbookUpdateReport:

@@ -533,3 +533,11 @@ def test_properties_and_tags_can_be_switched_off() -> None:
     text = text.replace("    tags:\n      header: Schlagwörter\n", "    tags: false\n")
     sheet = mapping_from_text(text).sheets["clients"]
     assert sheet.properties is None and sheet.tags is None
+
+
+def test_deleted_rows_says_what_the_sync_does_with_rows_deleted_in_billomat() -> None:
+    text = (SHIPPED.read_text(encoding="utf-8")).replace("deleted_rows: clear", "deleted_rows: mark")
+    assert mapping_from_text(text).sheets["clients"].deleted_rows == "mark"
+    assert load_mapping(SHIPPED).sheets["contacts"].deleted_rows == "clear"
+    with pytest.raises(MappingError, match=r"sheets\.clients\.deleted_rows .*'hide' is not one of: clear, mark"):
+        mapping_from_text(text.replace("deleted_rows: mark", "deleted_rows: hide"))

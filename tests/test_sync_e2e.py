@@ -225,3 +225,24 @@ def test_a_second_sync_started_meanwhile_refuses_and_changes_nothing(emu, tmp_pa
     assert "another billsync run" in result.err
     assert len(emu.requests) == before  # not even a read
     assert emu.state.table("clients")["1003"]["city"] != "Leipzig"
+
+
+def test_the_mapping_can_mark_rows_deleted_in_billomat_instead_of_clearing_them(emu, tmp_path):
+    mapping = tmp_path / "billomat.yaml"
+    mapping.write_text(
+        (REPO / "mappings" / "billomat.yaml").read_text(encoding="utf-8").replace("deleted_rows: clear", "deleted_rows: mark"),
+        encoding="utf-8",
+    )
+    (tmp_path / "billsync.yaml").write_text(f"mapping: {mapping}\n", encoding="utf-8")
+    config = ["--config", str(tmp_path / "billsync.yaml")]
+    path = tmp_path / "kunden.xlsx"
+    env = billomat_env(emu.billomat_url)
+    assert run_cli([*config, "pull", "--out", str(path), "--no-progress"], env).code == 0
+    emu.state.delete_client("1030")
+    assert run_cli([*config, "sync", "--sheet", str(path), "--no-progress"], env).code == 0
+    ws = openpyxl.load_workbook(path)["Kunden"]
+    marked = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "gelöscht-1030"]
+    assert len(marked) == 1 and marked[0][3]  # the row keeps its values for the accountants
+    again = run_cli([*config, "sync", "--sheet", str(path), "--no-progress"], env)
+    assert again.code == 0, again.text  # a marked row is history: no problem, no conflict, no create
+    assert "1030" not in {c["id"] for c in emu.state.clients}
