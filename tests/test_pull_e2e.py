@@ -281,3 +281,35 @@ def test_faults_during_pull_are_retried_and_the_result_is_complete(tmp_path, sam
         result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
     assert len(_xlsx_rows(tmp_path / "k.xlsx", CLIENTS.sheet)) == len(emu.state.clients)
+
+
+def test_check_sheet_validates_rows_against_the_last_pull_without_extra_requests(tmp_path, sample_account):
+    emu = serve(sample_account)
+    with emu.running():
+        env = billomat_env(emu.billomat_url)
+        path = tmp_path / "k.xlsx"
+        assert run_cli(["pull", "--out", str(path), "--no-progress"], env).code == 0
+        before = len(emu.requests)
+        good = run_cli(["check", "--sheet", str(path)], env)
+        assert good.code == 0, good.text
+        assert "checked against Billomat as of" in good.out
+        assert len(emu.requests) == before + 1  # the credential check only
+        wb = openpyxl.load_workbook(path)
+        ws = wb[CLIENTS.sheet]
+        email_col = next(c.column for c in ws[1] if c.value == CLIENTS.column("email").header)
+        ws.cell(3, email_col).value = "kein-at-zeichen"
+        wb.save(path)
+        bad = run_cli(["check", "--sheet", str(path)], env)
+    assert bad.code == 1, bad.text
+    assert f"sheet {CLIENTS.sheet!r}, row 3, column {CLIENTS.column('email').header!r}" in bad.err
+
+
+def test_check_sheet_without_a_pull_checks_the_structure_and_says_so(tmp_path, sample_account):
+    emu = serve(sample_account)
+    with emu.running():
+        env = billomat_env(emu.billomat_url)
+        path = tmp_path / "k.xlsx"
+        assert run_cli(["pull", "--out", str(path), "--state", str(tmp_path / "elsewhere"), "--no-progress"], env).code == 0
+        result = run_cli(["check", "--sheet", str(path)], env)
+    assert result.code == 0, result.text
+    assert "no pull recorded here yet" in result.out

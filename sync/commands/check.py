@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 from sync import sheet
 from sync.commands import migrate
 from sync.commands.common import billomat_client, billomat_mapping
-from sync.errors import EXIT_OK
+from sync.desired import read_desired
+from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.mapping import Mapping
 from sync.snapbill_mapping import load_snapbill_mapping
+from sync.state import StateDir, state_dir_for
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -40,9 +43,31 @@ def run(ctx: Context) -> int:
         sb.check_credentials()
         requests += sb.request_count
         ctx.reporter.info(f"snapbill  ok  {sb.base_url} (login accepted)")
+    problems = 0
     if ctx.args.sheet:
-        tables = sheet.read_workbook(Path(ctx.args.sheet), mapping)
-        rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
-        ctx.reporter.info(f"workbook  ok  {ctx.args.sheet} ({rows})")
-    ctx.reporter.summary(f"check: all good; {requests} request{'s' if requests != 1 else ''}; {ctx.elapsed():.1f} s")
+        problems = _check_workbook(ctx, Path(ctx.args.sheet), mapping)
+    plural = "s" if requests != 1 else ""
+    if problems:
+        ctx.reporter.summary(f"check: {problems} row problem(s) in the workbook; {requests} request{plural}; {ctx.elapsed():.1f} s")
+        return EXIT_PARTIAL
+    ctx.reporter.summary(f"check: all good; {requests} request{plural}; {ctx.elapsed():.1f} s")
     return EXIT_OK
+
+
+def _check_workbook(ctx: Context, path: Path, mapping: Mapping) -> int:
+    """Structure always; rows against the base snapshot of the last pull/push/sync (no API calls needed)."""
+    tables = sheet.read_workbook(path, mapping)
+    rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
+    snapshot = StateDir(state_dir_for(path, ctx.args.state)).read_snapshot()
+    if snapshot is None:
+        ctx.reporter.info(f"workbook  ok  {path} ({rows}); rows not checked against Billomat: no pull recorded here yet")
+        return 0
+    desired = read_desired(tables, mapping, snapshot.frames, source=str(path))
+    for warning in desired.warnings:
+        ctx.reporter.warn(str(warning))
+    for problem in desired.problems:
+        ctx.reporter.warn(f"row problem: {problem}")
+    state = "ok" if not desired.problems else "!!"
+    when = snapshot.meta.get("finished", "the last run")
+    ctx.reporter.info(f"workbook  {state}  {path} ({rows}; checked against Billomat as of {when})")
+    return len(desired.problems)
