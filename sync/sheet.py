@@ -843,15 +843,23 @@ def _detect_separator(text: str, preferred: str) -> str:
     return max(CSV_SEPARATORS, key=lambda s: counts[s])
 
 
+def _decode_for_message(raw: bytes) -> str:
+    """Text for an error message: UTF-8 if it is, else Windows-1252 (what Excel's plain "CSV" writes)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def _encoding_error(file: Path, sheet: str, data: bytes, start: int, preferred: str) -> WorkbookError:
     """Name the row and column of the first byte that is not UTF-8 (typically Excel's ANSI "CSV" export)."""
     row = data.count(b"\n", 0, start) + 1
     line_start = data.rfind(b"\n", 0, start) + 1
-    header_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    header_line = _decode_for_message(data.split(b"\n", 1)[0]).rstrip("\r")
     separator = _detect_separator(header_line, preferred)
     headers = next(csv.reader([header_line], delimiter=separator), [])
     # Count separators before the bad byte; fine for the lines Excel writes (quoted breaks are rare).
-    prefix = data[line_start:start].decode("utf-8", errors="replace")
+    prefix = _decode_for_message(data[line_start:start])
     field = next(csv.reader([prefix + "x"], delimiter=separator), [""])
     index = len(field) - 1
     column = headers[index].lstrip(_BOM).strip() if 0 <= index < len(headers) else None

@@ -121,6 +121,16 @@ def test_a_cp1252_csv(tmp_path: Path, mapping: Mapping) -> None:
     assert where(info.value) == (str(folder / "Kunden.csv"), "Kunden", 3, "Ort")
 
 
+def test_a_cp1252_csv_names_an_umlaut_header_readably(tmp_path: Path, mapping: Mapping) -> None:
+    """The header row is Windows-1252 too: the message says 'Straße', not mojibake."""
+    folder = pull(mapping, tmp_path / "csv")
+    text = "Billomat-ID;Firma;Straße\r\n1001;Acme;Weißenburger Str. 1\r\n"
+    (folder / "Kunden.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(WorkbookError) as info:
+        load(folder, mapping)
+    assert where(info.value) == (str(folder / "Kunden.csv"), "Kunden", 1, "Straße")
+
+
 # ------------------------------------------------------------------------------------------
 # structure: missing sheet or key column, duplicate keys, merged cells, emptied sheets
 # ------------------------------------------------------------------------------------------
