@@ -358,7 +358,8 @@ class _Reader:
                 sheet=sm.sheet,
             )
         cells = sheet_cells(table)
-        file = self.source or (cells.file if cells else "")
+        # The sheet's own file: the CSV of that sheet, not the folder that holds it.
+        file = (cells.file if cells else "") or self.source
         key_header = sm.key_column.header
         if key_header not in table.columns:
             raise WorkbookError(
