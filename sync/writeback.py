@@ -33,11 +33,14 @@ new file) readable.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
 import re
+import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from posixpath import dirname, normpath
@@ -255,21 +258,24 @@ def _plan_edits(grids: dict[str, list[list[str]]], mapping: Mapping, ids: NewIds
 
 
 def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds) -> WritebackReport:
-    names = [s.sheet for s in mapping.sheets.values()]
-    grids = _xlsx_grids(path, names)
+    grids, scans = _xlsx_cells(path, mapping, ids)
     plan = _plan_edits(grids, mapping, ids)
     written = sum(len(e) for e in plan.edits.values())
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
     with zipfile.ZipFile(path) as zf:
         parts = _sheet_parts(zf, path)
-        patched = {}
+        patched: dict[str, _SheetPatch] = {}
         for sheet, edits in plan.edits.items():
             part = parts.get(sheet)
             if part is None:
                 raise WorkbookError("sheet not found in the workbook package", file=path, sheet=sheet)
+            rows = {row for row, _ in edits}
+            scan = scans.get(sheet)
+            if scan is None or scan.part != part or not rows <= scan.rows.keys():
+                scan = _scan_sheet(zf, part, rows)
             before = len(plan.problems)
-            patched[part] = _patch_sheet_xml(zf.read(part), edits, path, sheet, plan.problems)
+            patched[part] = _patch_sheet(scan, edits, path, sheet, plan.problems)
             written -= len(plan.problems) - before
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
@@ -294,6 +300,389 @@ def _xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
         return out
     finally:
         workbook.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading only the cells the plan needs, straight from the sheet XML
+#
+# A 100k-row sheet is ~140 MB of XML; reading it all with calamine into lists of str took most of the
+# time and over a GB. write_ids only needs the header row and the rows of its records (and, for `neu-…`
+# references, one column of Kontakte: that case still reads the whole sheet). The sheet XML is streamed
+# once; the wanted rows are kept as bytes with their offsets, which is also what the patch needs.
+#
+# The values must be exactly what `_xlsx_grids` (calamine + cell_text) gives (measured with the
+# python-calamine in use: line ends normalized, `<t>` trimmed unless xml:space="preserve", `_xHHHH_`
+# decoded up to U+00FF). Every cell whose value is not certain to come out the same — phonetic runs,
+# error and date cells, numbers in a cell with a non-plain number format, `_xHHHH_` above U+00FF — makes
+# the sheet fall back to `_xlsx_grids`; so does a row without a row number.
+# --------------------------------------------------------------------------------------------------
+
+_CHUNK = 1 << 22  # 4 MB of XML at a time
+_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
+_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9A-Fa-f]+));")
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_PRESERVE = re.compile(r"\bxml:space\s*=\s*[\"']preserve[\"']")
+_XML_SPACE = " \t\n\r"
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+# Number formats whose numbers calamine gives as plain floats (General, 0, 0.00, #,##0, %, 0.00E+00,
+# fractions, accounting, ##0.0E+0, @); any other format (dates, times, custom) may give a date.
+_PLAIN_FORMATS = {0, 1, 2, 3, 4, 9, 10, 11, 12, 13, 37, 38, 39, 40, 48, 49}
+
+
+class _Hard(Exception):
+    """A cell whose value the sparse reader does not reproduce with certainty: read the sheet with calamine."""
+
+
+@dataclass
+class _Scan:
+    """The wanted rows of one sheet part: the XML before <sheetData>, each row element with its offsets."""
+
+    part: str
+    prefix: bytes
+    head: bytes | None  # the bytes before the first "sheetData" (None: there is none)
+    rows: dict[int, tuple[int, int, bytes]]  # row number -> (start, end, the <row> element)
+    unnumbered: int | None  # offset of the first <row> without r, if one came before the last wanted row
+
+
+def _scan_sheet(zf: zipfile.ZipFile, part: str, wanted: set[int]) -> _Scan:
+    """One streaming pass over a sheet part, keeping the wanted rows (it stops after the last of them)."""
+    pending = set(wanted)
+    rows: dict[int, tuple[int, int, bytes]] = {}
+    head: bytes | None = None
+    prefix = b""
+    row_re: re.Pattern[bytes] | None = None
+    unnumbered: int | None = None
+    data, base = b"", 0  # base: offset of data[0] in the part
+    with zf.open(part) as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            eof = not chunk
+            data += chunk
+            if row_re is None:
+                at = data.find(b"sheetData")
+                if at < 0 and not eof:
+                    continue
+                head = data[:at] if at >= 0 else None
+                root = _ROOT.search(data, 0, at if at >= 0 else len(data))
+                prefix = (root.group(1) + b":") if root is not None and root.group(1) else b""
+                if root is not None:
+                    row_re = re.compile(b"<(" + re.escape(prefix) + rb")row\b([^>]*?)(/?)>")
+                else:
+                    row_re = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)row\b([^>]*?)(/?)>")
+            done = 0  # data[:done] is handled
+            keep: int | None = None  # where the next chunk must continue (an unfinished wanted row)
+            for match in row_re.finditer(data):
+                attr = _R_ATTR.search(match.group(2))
+                value = (attr.group(1) if attr.group(1) is not None else attr.group(2)) if attr else b""
+                number = int(value) if value.strip().isdigit() else None
+                if number is None:
+                    if unnumbered is None and pending:
+                        unnumbered = base + match.start()
+                    done = match.end()
+                    continue
+                if number not in pending:
+                    done = match.end()
+                    continue
+                if match.group(3):
+                    end = match.end()
+                else:
+                    close = data.find(b"</" + match.group(1) + b"row>", match.end())
+                    if close < 0:
+                        if eof:
+                            end = -1
+                        else:
+                            keep = match.start()  # the rest of the row comes with the next chunk
+                            break
+                    else:
+                        end = close + len(match.group(1)) + 6
+                if end >= 0:
+                    rows[number] = (base + match.start(), base + end, data[match.start() : end])
+                    done = end
+                else:
+                    rows[number] = (base + match.start(), -1, b"")  # never closed
+                    done = match.end()
+                pending.discard(number)
+                if not pending:
+                    break
+            if eof or not pending:
+                break
+            if keep is None:
+                # What follows the last match may hold the start of an unfinished <row> tag.
+                keep = max(done, len(data) - (1 << 16))
+            base += keep
+            data = data[keep:]
+    return _Scan(part, prefix, head, rows, unnumbered)
+
+
+def _xlsx_cells(
+    path: Path, mapping: Mapping, ids: NewIds
+) -> tuple[dict[str, list[list[str]]], dict[str, _Scan]]:
+    """What `_plan_edits` reads of each sheet (as `_xlsx_grids` would give it), and the scans made for it.
+
+    A sheet with nothing to write is not read; only the header row and the records' rows are filled in
+    (the other rows are empty lists), except for a Kontakte sheet that `neu-…` references must be looked
+    up in: all of it is read (`_xlsx_grids`).
+    """
+    refs = ids.references
+    wanted: dict[str, set[int]] = {}
+    full: list[str] = []
+    for resource, records in (("clients", ids.clients), ("contacts", ids.contacts)):
+        sheet = mapping.sheets.get(resource)
+        if sheet is None:
+            continue
+        if resource == "contacts" and refs:
+            full.append(sheet.sheet)
+        elif records:
+            wanted.setdefault(sheet.sheet, {1}).update(r.row for r in records if r.row > 0)
+    grids: dict[str, list[list[str]]] = {}
+    scans: dict[str, _Scan] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = _sheet_parts(zf, path)
+            context = _Context(zf, path)
+            for name, rows in wanted.items():
+                part = parts.get(name)
+                if name in full or part is None or part not in zf.NameToInfo:
+                    full.append(name)
+                    continue
+                scan = _scan_sheet(zf, part, rows)
+                scans[name] = scan
+                try:
+                    if scan.unnumbered is not None:
+                        raise _Hard
+                    grids[name] = _sparse_grid(scan, context, max(rows))
+                except _Hard:
+                    full.append(name)
+    except (zipfile.BadZipFile, WorkbookError, OSError, KeyError, EOFError, ValueError, zlib.error):
+        # Not a package this reader understands: calamine reads it (or says what is wrong with it).
+        return _xlsx_grids(path, list(dict.fromkeys([*wanted, *full]))), {}
+    if full:
+        grids.update(_xlsx_grids(path, list(dict.fromkeys(full))))
+    return grids, scans
+
+
+class _Context:
+    """The shared strings and number formats of a package, read only when a cell needs them."""
+
+    def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
+        self.zf = zf
+        self.path = path
+        self._formats: list[int] | None = None
+        self._plain = _PLAIN_FORMATS
+        self._rels: dict[str, tuple[str, str]] | None = None
+
+    def _part(self, kind: str) -> str | None:
+        if self._rels is None:
+            root_rels = _rels(self.zf, "_rels/.rels", "")
+            workbook = next(t for typ, t in root_rels.values() if typ.endswith("/officeDocument"))
+            base = dirname(workbook)
+            self._rels = _rels(self.zf, posix_join(base, "_rels", workbook.rsplit("/", 1)[-1] + ".rels"), base)
+        part = next((t for typ, t in self._rels.values() if typ.endswith("/" + kind)), None)
+        return part if part is not None and part in self.zf.NameToInfo else None
+
+    def plain_number(self, style: str | None) -> bool:
+        """Whether calamine gives a number in a cell of this style as a float (not a date or time)."""
+        if self._formats is None:
+            self._formats = []
+            part = self._part("styles")
+            if part is not None:
+                root = ET.fromstring(self.zf.read(part))
+                custom = {e.get("numFmtId") for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "numFmt"}
+                self._plain = {f for f in _PLAIN_FORMATS if str(f) not in custom}
+                for element in root:
+                    if element.tag.rsplit("}", 1)[-1] == "cellXfs":
+                        self._formats = [
+                            int(xf.get("numFmtId", "0")) if xf.get("numFmtId", "0").isdigit() else -1
+                            for xf in element
+                            if xf.tag.rsplit("}", 1)[-1] == "xf"
+                        ]
+        index = int(style) if style and style.isdigit() else 0 if not style else -1
+        if 0 <= index < len(self._formats):
+            return self._formats[index] in self._plain
+        return index == 0 and not self._formats
+
+    def shared_strings(self, wanted: set[int]) -> dict[int, str]:
+        """The wanted entries of the shared-strings table (streamed; a missing one is _Hard)."""
+        part = self._part("sharedStrings")
+        if part is None:
+            raise _Hard
+        out: dict[int, str] = {}
+        last = max(wanted)
+        index = 0
+        data = b""
+        si: re.Pattern[bytes] | None = None
+        with self.zf.open(part) as fh:
+            while index <= last:
+                chunk = fh.read(_CHUNK)
+                eof = not chunk
+                data += chunk
+                if si is None:
+                    root = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?sst[\s>]", data)
+                    if root is None:
+                        if eof:
+                            raise _Hard
+                        continue
+                    prefix = (root.group(1) + b":") if root.group(1) else b""
+                    si = re.compile(b"<" + re.escape(prefix) + rb"si(?:\s[^>]*?)?(/?)>")
+                    close = b"</" + prefix + b"si>"
+                    text_prefix = prefix.decode("ascii")
+                done = 0
+                for match in si.finditer(data):
+                    if match.group(1):
+                        end = match.end()
+                        body = ""
+                    else:
+                        end = data.find(close, match.end())
+                        if end < 0:
+                            break
+                        body = data[match.end() : end].decode("utf-8") if index in wanted else ""
+                        end += len(close)
+                    if index in wanted:
+                        out[index] = _rich_text(body, text_prefix)
+                    index += 1
+                    done = end
+                    if index > last:
+                        break
+                if eof:
+                    break
+                data = data[done:]
+        if len(out) != len(wanted):
+            raise _Hard
+        return out
+
+
+def _sparse_grid(scan: _Scan, context: _Context, length: int) -> list[list[str]]:
+    """The scanned rows as `_xlsx_grids` rows (row `n` at index n - 1); the other rows empty."""
+    grid: list[list[str]] = [[] for _ in range(length)]
+    shared: dict[tuple[int, int], int] = {}
+    prefix = scan.prefix.decode("ascii")
+    for number, (_, end, element) in scan.rows.items():
+        if end < 0:
+            raise _Hard
+        try:
+            text = element.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Hard from None
+        start = _ROW.match(text)
+        if start is None or start.group("p") != prefix:
+            raise _Hard
+        body = "" if start.group("empty") else text[start.end() : len(text) - len(f"</{prefix}row>")]
+        try:
+            cells = row_cells(body, number, Path(), "")
+        except WorkbookError:
+            raise _Hard from None
+        values: dict[int, str] = {}
+        for col, begin, end, attrs in cells:
+            if col in values:
+                raise _Hard
+            value = _cell_value(body[begin:end], attrs, prefix, context)
+            if isinstance(value, int):
+                shared[(number, col)] = value
+                values[col] = ""
+            else:
+                values[col] = value
+        if values:
+            row = [""] * (max(values) + 1)
+            for col, value in values.items():
+                row[col] = value
+            grid[number - 1] = row
+    if shared:
+        strings = context.shared_strings(set(shared.values()))
+        for (number, col), index in shared.items():
+            grid[number - 1][col] = strings[index]
+    return grid
+
+
+def _cell_value(xml: str, attrs: dict[str, str], prefix: str, context: _Context) -> str | int:
+    """A cell's text as calamine + cell_text give it; an int is an index into the shared strings."""
+    kind = attrs.get("t", "n")
+    inner = "" if xml.endswith("/>") and xml.find(">") == len(xml) - 1 else xml[xml.find(">") + 1 :]
+    if kind == "inlineStr":
+        found = re.search(rf"<{re.escape(prefix)}is\b[^>]*?(/?)>", inner)
+        if found is None:
+            raise _Hard
+        if found.group(1):
+            return ""
+        close = inner.find(f"</{prefix}is>", found.end())
+        if close < 0:
+            raise _Hard
+        return _rich_text(inner[found.end() : close], prefix)
+    v = re.search(rf"<{re.escape(prefix)}v(?:\s[^>]*)?>(.*?)</{re.escape(prefix)}v>", inner, re.S)
+    if v is None:
+        if kind in ("n", "str") and not re.search(rf"<{re.escape(prefix)}v\b", inner):
+            return ""
+        raise _Hard
+    raw = v.group(1)
+    if kind == "s":
+        if not raw.isascii() or not raw.isdigit():
+            raise _Hard
+        return int(raw)
+    if kind == "str":
+        if raw != raw.strip(_XML_SPACE):
+            raise _Hard
+        return _text(raw, preserve=True, strings=False)
+    if kind == "b" and raw in ("0", "1"):
+        return raw
+    if kind == "n" and _NUMBER.fullmatch(raw) and context.plain_number(attrs.get("s")):
+        return cell_text(float(raw))
+    raise _Hard
+
+
+def _rich_text(xml: str, prefix: str) -> str:
+    """The text of a string item (`<si>`/`<is>`): its `<t>` elements, also inside rich-text runs."""
+    if "<" + prefix + "rPh" in xml or "<!" in xml or "<?" in xml:
+        raise _Hard
+    p = re.escape(prefix)
+    return "".join(
+        _text(text or "", preserve=bool(_PRESERVE.search(attrs or "")))
+        for attrs, text in re.findall(rf"<{p}t(\s[^>]*?)?(?:/>|>(.*?)</{p}t>)", xml, re.S)
+    )
+
+
+def _text(raw: str, *, preserve: bool, strings: bool = True) -> str:
+    """XML character data as calamine reads it; _Hard where that is not certain.
+
+    Line ends are normalized (CR LF and CR → LF, as the XML parser does); without xml:space="preserve"
+    the text is trimmed of XML white space; the entities are resolved; then, in strings, the `_xHHHH_`
+    escapes of characters up to U+00FF (calamine leaves the others as they are).
+    """
+    if "<" in raw:
+        raise _Hard
+    if "\r" in raw:
+        if not strings:
+            raise _Hard
+        raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    if not preserve:
+        raw = raw.strip(_XML_SPACE)
+    if "&" in raw:
+        if len(_ENTITY.findall(raw)) != raw.count("&"):
+            raise _Hard
+        raw = _ENTITY.sub(_entity, raw)
+        if not preserve and raw != raw.strip(_XML_SPACE):
+            raise _Hard  # white space from a character reference: trimmed or not?
+    if "_x" in raw:
+        if not strings:
+            raise _Hard
+        raw = _ESCAPED.sub(_escaped, raw)
+    return raw
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    if code > 0xFF:
+        raise _Hard
+    return chr(code)
+
+
+def _entity(match: re.Match[str]) -> str:
+    if match.group(1):
+        return _NAMED[match.group(1)]
+    code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
+    if code > 0x10FFFF:
+        raise _Hard
+    return chr(code)
 
 
 def _sheet_parts(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
@@ -353,76 +742,6 @@ def _col_index(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n - 1
-
-
-def _patch_sheet_xml(data: bytes, edits: _Edits, path: Path, sheet: str, problems: list[str]) -> bytes:
-    """The sheet XML with the cells of `edits` replaced (or inserted); everything else byte-identical."""
-    try:
-        xml = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WorkbookError(
-            "the sheet XML is not UTF-8; open and save the workbook in Excel", file=path, sheet=sheet
-        ) from None
-    by_row: dict[int, dict[int, str]] = {}
-    for (row, col), value in edits.items():
-        by_row.setdefault(row, {})[col] = value
-    column_styles = _column_styles(xml)
-    spans: list[tuple[int, int, str]] = []  # (start, end, replacement), in document order
-    for match in _ROW.finditer(xml):
-        attrs = _attrs(match.group("a"))
-        if "r" not in attrs:
-            raise WorkbookError(
-                "the sheet has rows without a row number; open and save the workbook in Excel",
-                file=path,
-                sheet=sheet,
-            )
-        number = int(attrs["r"])
-        if number not in by_row:
-            continue
-        prefix = match.group("p")
-        if match.group("empty"):
-            body_start = body_end = end = match.end()
-            closing = ""
-        else:
-            body_start = match.end()
-            body_end = xml.find(f"</{prefix}row>", body_start)
-            if body_end < 0:
-                raise WorkbookError(f"row {number} is not closed in the sheet XML", file=path, sheet=sheet)
-            end = body_end + len(f"</{prefix}row>")
-            closing = f"</{prefix}row>"
-        row_style = attrs.get("s") if attrs.get("customFormat") in ("1", "true") else None
-        body, inserted = _patch_row(
-            xml[body_start:body_end],
-            number,
-            by_row.pop(number),
-            prefix,
-            row_style,
-            column_styles,
-            path,
-            sheet,
-            problems,
-        )
-        start_tag = match.group(0)
-        if inserted and "spans" in attrs:
-            # `spans` is an optional hint of the row's first:last column; drop it rather than let it lie.
-            start_tag = re.sub(r"\s+spans\s*=\s*(\"[^\"]*\"|'[^']*')", "", start_tag)
-        if match.group("empty"):
-            start_tag = start_tag[:-2].rstrip() + ">"
-            closing = f"</{prefix}row>"
-        spans.append((match.start(), end, start_tag + body + closing))
-        if not by_row:
-            break
-    if by_row:
-        missing = ", ".join(str(r) for r in sorted(by_row))
-        raise WorkbookError(f"row(s) {missing} not found in the sheet XML", file=path, sheet=sheet)
-    # One pass over the document (a 100k-row sheet is ~100 MB of XML: never copy it per row).
-    pieces, position = [], 0
-    for start, end, replacement in spans:
-        pieces += [xml[position:start], replacement]
-        position = end
-    pieces.append(xml[position:])
-    xml = _widen_dimension("".join(pieces), edits)
-    return xml.encode("utf-8")
 
 
 def row_cells(body: str, number: int, path: Path, sheet: str) -> list[tuple[int, int, int, dict[str, str]]]:
@@ -523,12 +842,129 @@ def _widen_dimension(xml: str, edits: _Edits) -> str:
     return xml[: match.start(1)] + ref + xml[match.end(1) :]
 
 
-def _save_zip(source: Path, target: Path, patched: dict[str, bytes]) -> None:
+# --------------------------------------------------------------------------------------------------
+# Patching: the edited rows and the <dimension> are replaced at their offsets while the part is copied
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _SheetPatch:
+    """Byte ranges of a sheet part and what replaces them, in document order."""
+
+    replacements: list[tuple[int, int, bytes]]
+    path: Path
+    sheet: str
+
+
+def _patch_sheet(scan: _Scan, edits: _Edits, path: Path, sheet: str, problems: list[str]) -> _SheetPatch:
+    """The cells of `edits` replaced (or inserted) in their rows; everything else stays byte-identical."""
+    try:
+        head = scan.head.decode("utf-8") if scan.head is not None else None
+        elements = {n: (s, e, x.decode("utf-8")) for n, (s, e, x) in scan.rows.items()}
+    except UnicodeDecodeError:
+        raise WorkbookError(
+            "the sheet XML is not UTF-8; open and save the workbook in Excel", file=path, sheet=sheet
+        ) from None
+    by_row: dict[int, dict[int, str]] = {}
+    for (row, col), value in edits.items():
+        by_row.setdefault(row, {})[col] = value
+    if scan.unnumbered is not None and any(
+        number not in elements or elements[number][0] > scan.unnumbered for number in by_row
+    ):
+        raise WorkbookError(
+            "the sheet has rows without a row number; open and save the workbook in Excel", file=path, sheet=sheet
+        )
+    missing = sorted(number for number in by_row if number not in elements)
+    if missing:
+        raise WorkbookError(
+            f"row(s) {', '.join(map(str, missing))} not found in the sheet XML", file=path, sheet=sheet
+        )
+    column_styles = _column_styles(head + "sheetData" if head is not None else "")
+    replacements: list[tuple[int, int, bytes]] = []
+    for number in sorted(by_row, key=lambda n: elements[n][0]):
+        start, end, element = elements[number]
+        if end < 0:
+            raise WorkbookError(f"row {number} is not closed in the sheet XML", file=path, sheet=sheet)
+        match = _ROW.match(element)
+        if match is None:
+            raise WorkbookError(f"row {number} is not as expected in the sheet XML", file=path, sheet=sheet)
+        attrs = _attrs(match.group("a"))
+        prefix = match.group("p")
+        if match.group("empty"):
+            body, closing = "", ""
+        else:
+            closing = f"</{prefix}row>"
+            body = element[match.end() : len(element) - len(closing)]
+        row_style = attrs.get("s") if attrs.get("customFormat") in ("1", "true") else None
+        body, inserted = _patch_row(
+            body, number, by_row[number], prefix, row_style, column_styles, path, sheet, problems
+        )
+        start_tag = match.group(0)
+        if inserted and "spans" in attrs:
+            # `spans` is an optional hint of the row's first:last column; drop it rather than let it lie.
+            start_tag = re.sub(r"\s+spans\s*=\s*(\"[^\"]*\"|'[^']*')", "", start_tag)
+        if match.group("empty"):
+            start_tag = start_tag[:-2].rstrip() + ">"
+            closing = f"</{prefix}row>"
+        replacements.append((start, end, (start_tag + body + closing).encode("utf-8")))
+    if head is not None:
+        widened = _widen_dimension(head, edits)
+        if widened != head:
+            replacements.insert(0, (0, len(scan.head or b""), widened.encode("utf-8")))
+    return _SheetPatch(replacements, path, sheet)
+
+
+def _save_zip(source: Path, target: Path, patched: dict[str, _SheetPatch]) -> None:
     """Copy the package member by member (same order, names, dates, compression), patched parts replaced."""
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
         for info in zin.infolist():
-            data = patched[info.filename] if info.filename in patched else zin.read(info)
-            zout.writestr(info, data, compress_type=info.compress_type)
+            patch = patched.get(info.filename)
+            if patch is None:
+                # Streamed: a 100 MB part is never held whole (the bytes are the same as writestr's).
+                with zin.open(info) as src, zout.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, _CHUNK)
+            else:
+                _copy_patched(zin, info, zout, patch)
+
+
+def _copy_patched(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.ZipFile, patch: _SheetPatch) -> None:
+    """Stream one part from `zin` to `zout` with its byte ranges replaced; the XML must be UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def pull() -> bytes:
+        chunk = src.read(_CHUNK)
+        try:
+            if not chunk:
+                decoder.decode(b"", final=True)
+            elif not chunk.isascii() or decoder.getstate()[0]:
+                decoder.decode(chunk)
+        except UnicodeDecodeError:
+            raise WorkbookError(
+                "the sheet XML is not UTF-8; open and save the workbook in Excel", file=patch.path, sheet=patch.sheet
+            ) from None
+        return chunk
+
+    with zin.open(info) as src, zout.open(info, "w") as dst:
+        buffer, base = b"", 0  # base: offset of buffer[0] in the part
+        for start, end, data in patch.replacements:
+            while base + len(buffer) < start:
+                dst.write(buffer)
+                base += len(buffer)
+                buffer = pull()
+                if not buffer:
+                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+            dst.write(buffer[: start - base])
+            buffer, base = buffer[start - base :], start
+            while base + len(buffer) < end:
+                base += len(buffer)
+                buffer = pull()
+                if not buffer:
+                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+            buffer, base = buffer[end - base :], end
+            dst.write(data)
+        dst.write(buffer)
+        while chunk := pull():
+            dst.write(chunk)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -365,3 +365,39 @@ def test_csv_folder_keeps_every_column_separator_and_bom(
     assert (folder / "Kontakte.bak.csv").read_bytes() == original["Kontakte.csv"]
     assert b"'=SUMME(A1:A3)" in raw  # the formula guard of untouched cells is kept
     assert write_ids(folder, mapping, ids).written == 0  # a repeat finds every id in place
+
+
+def test_sparse_reader_reads_what_calamine_reads(tmp_path: Path) -> None:
+    """The rows write_ids reads straight from the sheet XML are the rows `_xlsx_grids` gives (calamine):
+    inline and shared strings, rich text, hostile text, numbers, booleans; unsure cells fall back."""
+    import xlsxwriter
+
+    values = [*TRICKY, *HOSTILE, " lead", "trail ", "\u00a0nb", "_x005F_x000D_", "_x2028_", "a&b<c>", "äöü"]
+    path = tmp_path / "s.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    sheet = book.add_worksheet("S")
+    bold, date = book.add_format({"bold": True}), book.add_format({"num_format": "dd.mm.yyyy"})
+    for row, value in enumerate(values):
+        sheet.write_string(row, 0, value)
+        sheet.write_number(row, 1, row * 1.5)
+        sheet.write_boolean(row, 2, row % 2 == 0)
+    sheet.write_rich_string(0, 3, "ab", bold, " cd ", "ef")
+    sheet.write_number(1, 3, 45000, date)  # a date: calamine's business
+    sheet.write_formula(2, 3, '="a"&"b"', None, "ab")
+    book.close()
+    expected = writeback._xlsx_grids(path, ["S"])["S"]
+    with zipfile.ZipFile(path) as zf:
+        part = writeback._sheet_parts(zf, path)["S"]
+        context = writeback._Context(zf, path)
+        fast = 0
+        for number in range(1, len(values) + 1):
+            scan = writeback._scan_sheet(zf, part, {number})
+            try:
+                grid = writeback._sparse_grid(scan, context, number)
+            except writeback._Hard:
+                continue
+            fast += 1
+            got, want = list(grid[number - 1]), list(expected[number - 1])
+            got += [""] * (len(want) - len(got))
+            assert got == want, number
+    assert fast >= len(values) - 3
