@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+
+import pandas as pd
 
 from sync.clients.billomat import Billomat
-from sync.errors import AuthError, NotFoundError, RejectedError
-from sync.frames import AccountFrames
+from sync.clients.paging import Page
+from sync.errors import AuthError, IncompleteError, NotFoundError, RejectedError
+from sync.frames import BASE_COLUMNS, AccountFrames, TextFrameBuilder
 from sync.progress import Reporter
 
 PER_PAGE = 1000
@@ -33,105 +35,163 @@ class ExtractStats:
 
 
 def extract_account(bm: Billomat, reporter: Reporter | None = None) -> tuple[AccountFrames, ExtractStats]:
-    """Page every client, contact, property definition, property value and tag out of Billomat."""
+    """Page every client, contact, property definition, property value and tag out of Billomat.
+
+    Records are read as plain text dicts (`Resource.iter_records`, no models) and each page goes
+    into its frame as soon as it arrives, so only one page's dicts are alive at a time.
+    """
     reporter = reporter or Reporter(quiet=True)
     stats = ExtractStats()
     started = time.monotonic()
 
+    client_ids: list[str] = []
     with _counting(bm, stats, "clients"):
-        clients = _page_all(reporter, "Kunden", bm.clients.iter_pages(), "clients")
+        clients = _page_all(
+            reporter, "Kunden", bm.clients.iter_records, "clients", "clients", call="/clients", ids=client_ids
+        )
     with _counting(bm, stats, "client_properties"):
-        properties = _page_all(reporter, "Attribute (Definitionen)", bm.client_properties.iter_pages(), "definitions")
+        properties = _page_all(
+            reporter,
+            "Attribute (Definitionen)",
+            bm.client_properties.iter_records,
+            "definitions",
+            "client_properties",
+            call="/client-properties",
+        )
     with _counting(bm, stats, "client_property_values"):
-        values = _page_all(reporter, "Attribut-Werte", bm.client_property_values.iter_pages(), "values")
+        values = _page_all(
+            reporter,
+            "Attribut-Werte",
+            bm.client_property_values.iter_records,
+            "values",
+            "client_property_values",
+            call="/client-property-values",
+        )
     with _counting(bm, stats, "contacts"):
-        contacts = _extract_contacts(bm, reporter, clients, stats)
+        contacts = _extract_contacts(bm, reporter, client_ids, stats)
     with _counting(bm, stats, "client_tags"):
-        tags = _extract_tags(bm, reporter, clients, stats)
+        tags = _extract_tags(bm, reporter, client_ids, stats)
 
-    frames = AccountFrames.from_records(
-        {
-            "clients": clients,
-            "contacts": contacts,
-            "client_properties": properties,
-            "client_property_values": values,
-            "client_tags": tags,
-        }
+    frames = AccountFrames(
+        clients=clients,
+        contacts=contacts,
+        client_properties=properties,
+        client_property_values=values,
+        client_tags=tags,
     )
     stats.seconds = time.monotonic() - started
     return frames, stats
 
 
-def _page_all(reporter: Reporter, label: str, pages: Iterable[Any], unit: str) -> list[dict[str, str]]:
-    """Drain a paged listing into plain records, with one progress bar."""
-    records: list[dict[str, str]] = []
-    with reporter.bar(label, unit=unit) as bar:
-        for page in pages:
-            total = getattr(getattr(page, "paging", None), "total", None)
-            if total is not None and bar.total != total:
-                bar.set_total(total)
-            items = getattr(page, "data", page)
-            records.extend(item.data for item in items)
-            bar.update(len(items))
-        bar.close()
-    return records
+def _builder(name: str) -> TextFrameBuilder:
+    return TextFrameBuilder(BASE_COLUMNS[name])
+
+
+def _page_all(
+    reporter: Reporter,
+    label: str,
+    fetch: Callable[[], Iterable[Page[dict[str, str]]]],
+    unit: str,
+    name: str,
+    *,
+    call: str,
+    ids: list[str] | None = None,
+) -> pd.DataFrame:
+    """Drain a paged listing page by page into its frame, with one progress bar; check it is complete.
+
+    Records can move between pages while another tool edits the account, so the ids are de-duplicated
+    and their number compared with Billomat's `@total`; on a mismatch the listing is read once more,
+    and a second mismatch is an error rather than a quietly incomplete workbook (billomat-api.md §3).
+    """
+    for attempt in (1, 2):
+        builder = _builder(name)
+        total: int | None = None
+        with reporter.bar(label, unit=unit) as bar:
+            for page in fetch():
+                if page.paging.total is not None:
+                    total = page.paging.total
+                    if bar.total != total:
+                        bar.set_total(total)
+                builder.add_records(page.data, text=True)
+                bar.update(len(page.data))
+            bar.close()
+        frame = builder.build()
+        if "id" in frame.columns and len(frame) and frame["id"].duplicated().any():
+            frame = frame.drop_duplicates("id").reset_index(drop=True)
+        if total is None or len(frame) == total:
+            if ids is not None:
+                ids.extend(frame["id"].tolist())
+            return frame
+        if attempt == 1:
+            reporter.info(
+                f"  note: {label}: read {len(frame):,} records but Billomat says {total:,}; "
+                "the account changed while it was read, reading it once more"
+            )
+    raise IncompleteError(
+        f"read {len(frame):,} records twice, but Billomat's @total says {total:,}: the account keeps changing "
+        "while billsync reads it (another tool at work?); nothing was written, try again later",
+        method="GET",
+        path=call,
+    )
 
 
 def _extract_contacts(
-    bm: Billomat, reporter: Reporter, clients: list[dict[str, str]], stats: ExtractStats
-) -> list[dict[str, str]]:
+    bm: Billomat, reporter: Reporter, client_ids: list[str], stats: ExtractStats
+) -> pd.DataFrame:
     """All contacts in pages of 1000; per client only when the account refuses the bulk listing.
 
     billomat-api.md §4.2: the docs make client_id mandatory, yet a later doc shows an unfiltered
     listing. What the API answers without it is UNCONFIRMED, so both a refusal (4xx) and a
     suspicious empty answer send us to the per-client listing, which is always correct.
     """
-    if not clients:
-        return []
+    if not client_ids:
+        return _builder("contacts").build()
     try:
-        contacts = _page_all(reporter, "Kontakte", bm.contacts.iter_pages(), "contacts")
+        contacts = _page_all(reporter, "Kontakte", bm.contacts.iter_records, "contacts", "contacts", call="/contacts")
     except AuthError:
         raise
     except (RejectedError, NotFoundError) as exc:
         note = f"the account refused listing all contacts at once ({exc.api_message or exc}); reading them per client"
-        return _contacts_per_client(bm, reporter, clients, stats, note)
-    if not contacts:
+        return _contacts_per_client(bm, reporter, client_ids, stats, note)
+    if not len(contacts):
         note = "listing all contacts at once returned none; reading them per client to be sure"
-        return _contacts_per_client(bm, reporter, clients, stats, note)
+        return _contacts_per_client(bm, reporter, client_ids, stats, note)
     return contacts
 
 
 def _contacts_per_client(
-    bm: Billomat, reporter: Reporter, clients: list[dict[str, str]], stats: ExtractStats, note: str
-) -> list[dict[str, str]]:
+    bm: Billomat, reporter: Reporter, client_ids: list[str], stats: ExtractStats, note: str
+) -> pd.DataFrame:
     stats.contacts_mode = "per-client"
     stats.notes.append(note)
     # Expected on accounts that follow the docs (client_id mandatory): a note, not a nightly warning.
-    reporter.info(f"  note: {note} ({len(clients):,} requests)")
-    contacts: list[dict[str, str]] = []
-    with reporter.bar("Kontakte (je Kunde)", total=len(clients), unit="clients") as bar:
-        for client in clients:
-            for page in bm.contacts.iter_pages(client_id=client["id"]):
-                contacts.extend(dict(item.data) for item in getattr(page, "data", page))
+    reporter.info(f"  note: {note} ({len(client_ids):,} requests)")
+    contacts = _builder("contacts")
+    with reporter.bar("Kontakte (je Kunde)", total=len(client_ids), unit="clients") as bar:
+        for client_id in client_ids:
+            for page in bm.contacts.iter_records(client_id=client_id):
+                contacts.add_records(page.data, text=True)
             bar.update(1)
         bar.close(f"{len(contacts):,} contacts")
-    return contacts
+    return contacts.build()
 
 
-def _extract_tags(
-    bm: Billomat, reporter: Reporter, clients: list[dict[str, str]], stats: ExtractStats
-) -> list[dict[str, str]]:
+TAG_COLUMNS = ("client_id", "name")
+
+
+def _extract_tags(bm: Billomat, reporter: Reporter, client_ids: list[str], stats: ExtractStats) -> pd.DataFrame:
     """Tags from the tag cloud plus one `clients?tags=NAME` listing per tag, not one call per client.
 
     The cloud's `count` is checked against what the per-tag listing returned: a tag whose name
     the filter cannot express (a comma splits the filter value) or that matches loosely is read
-    per client instead, so no tag is lost or misattributed.
+    per client instead, so no tag is lost or misattributed. The per-tag listings are read for the
+    client ids only (`Resource.iter_ids`): the full client records they carry are never kept.
     """
-    if not clients:
-        return []
-    cloud = [item.data for page in bm.client_tags.iter_pages() for item in getattr(page, "data", page)]
-    known_ids = {client["id"] for client in clients}
-    tags: list[dict[str, str]] = []
+    tags = _builder("client_tags")
+    if not client_ids:
+        return tags.build()
+    cloud = [record for page in bm.client_tags.iter_records() for record in page.data]
+    known_ids = {client_id: client_id for client_id in client_ids}  # the clients frame's own id strings
     mismatched: list[str] = []
     with reporter.bar("Schlagwörter", total=len(cloud), unit="tags") as bar:
         for entry in cloud:
@@ -141,15 +201,15 @@ def _extract_tags(
                 mismatched.append(name)
                 bar.update(1)
                 continue
-            ids = [
-                item.data["id"]
-                for page in bm.clients.iter_pages(tags=name)
-                for item in getattr(page, "data", page)
-            ]
+            ids = [client_id for page in bm.clients.iter_ids(tags=name) for client_id in page]
             if expected is not None and len(ids) != expected:
                 mismatched.append(name)
             else:
-                tags.extend({"client_id": client_id, "name": name} for client_id in ids if client_id in known_ids)
+                tags.add_rows(
+                    TAG_COLUMNS,
+                    [(known_ids[client_id], name) for client_id in ids if client_id in known_ids],
+                    text=True,
+                )
             bar.update(1)
         bar.close()
     if mismatched:
@@ -157,17 +217,19 @@ def _extract_tags(
         names = ", ".join(repr(n) for n in mismatched)
         note = f"the tag filter could not list tag(s) {names} exactly; reading tags per client"
         stats.notes.append(note)
-        reporter.warn(f"{note} ({len(clients):,} requests)")
+        reporter.warn(f"{note} ({len(client_ids):,} requests)")
         wanted = set(mismatched)
-        with reporter.bar("Schlagwörter (je Kunde)", total=len(clients), unit="clients") as bar:
-            for client in clients:
-                for page in bm.client_tags.iter_pages(client_id=client["id"]):
-                    for item in getattr(page, "data", page):
-                        if item.data.get("name", "") in wanted:
-                            tags.append({"client_id": client["id"], "name": item.data["name"]})
+        with reporter.bar("Schlagwörter (je Kunde)", total=len(client_ids), unit="clients") as bar:
+            for client_id in client_ids:
+                for page in bm.client_tags.iter_records(client_id=client_id):
+                    tags.add_rows(
+                        TAG_COLUMNS,
+                        [(client_id, record["name"]) for record in page.data if record.get("name", "") in wanted],
+                        text=True,
+                    )
                 bar.update(1)
             bar.close()
-    return tags
+    return tags.build()
 
 
 def _int(value: str) -> int | None:

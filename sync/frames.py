@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
@@ -34,6 +37,97 @@ def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] =
         if infer_dtype(column, skipna=False) != "string":
             frame[name] = pd.Series([_text(value) for value in column], index=frame.index, dtype=object)
     return frame
+
+
+class TextFrameBuilder:
+    """`text_frame` built page by page: a page's cells are kept (one pointer each), never its dicts.
+
+    `build()` gives the frame `text_frame(every record added, columns)` gives, without holding a
+    list of all records and the frame at the same time: each page can be dropped once added.
+    Equal values repeated in a page (Billomat's "SETTINGS", "DE", "EUR", ...) are kept as one
+    string object, shared across pages, so 100k clients hold a fraction of their strings.
+    """
+
+    def __init__(self, columns: Sequence[str] = ()) -> None:
+        self.columns = tuple(columns)
+        self._keys: dict[str, None] = {}  # the records' keys in order of first appearance
+        self._chunks: list[tuple[tuple[str, ...], np.ndarray]] = []
+        self._rows = 0
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def add_records(self, records: Sequence[Mapping[str, object]], *, text: bool = False) -> None:
+        """Add a page of records; missing keys and None become "" as in `text_frame`.
+
+        `text=True` says every value is a str already (`Resource.iter_records`): no type scan.
+        """
+        if not records:
+            return
+        keys = tuple(records[0])
+        rows: list[tuple[object, ...]] | None = None
+        if len(keys) > 1 and len(set(map(len, records))) == 1:
+            # Same number of keys and every key of the first: the same keys (the usual page).
+            try:
+                rows = list(map(itemgetter(*keys), records))
+            except KeyError:
+                rows = None
+        if rows is None:
+            keys = tuple(dict.fromkeys(chain.from_iterable(records)))
+            blank = dict.fromkeys(keys, "")
+            filled = [{**blank, **record} for record in records]
+            if len(keys) > 1:
+                rows = list(map(itemgetter(*keys), filled))
+            else:
+                rows = [tuple(record[key] for key in keys) for record in filled]
+        self.add_rows(keys, rows, text=text)
+
+    def add_rows(self, columns: Sequence[str], rows: Sequence[tuple[object, ...]], *, text: bool = False) -> None:
+        """Add a page of rows, each a tuple of values under `columns` (`text=True`: all str already)."""
+        if not rows:
+            return
+        columns = tuple(columns)
+        if not text and not _STR_ONLY.issuperset(map(type, chain.from_iterable(rows))):
+            rows = [tuple(map(_text, row)) for row in rows]
+        cells = np.empty((len(rows), len(columns)), dtype=object)
+        cells[:] = rows  # every value a str now: numpy sees no nested sequences
+        self._keys.update(dict.fromkeys(columns))
+        self._chunks.append((columns, self._share(cells)))
+        self._rows += len(rows)
+
+    @staticmethod
+    def _share(cells: np.ndarray) -> np.ndarray:
+        """`cells` with each value that repeats in them as one object: equal strings, far fewer of them."""
+        if cells.size < 2:
+            return cells
+        # Every cell is a str (add_rows made sure), so no code is the NA sentinel and no NA scan is needed.
+        codes, uniques = pd.factorize(cells.ravel())
+        if len(uniques) == cells.size:
+            return cells
+        return np.asarray(uniques, dtype=object)[codes].reshape(cells.shape)
+
+    def build(self) -> pd.DataFrame:
+        """The frame of every row added (the builder is empty afterwards)."""
+        if not self._rows or not self._keys:  # as text_frame: records without any field make no rows
+            self._chunks, self._keys, self._rows = [], {}, 0
+            return text_frame([], self.columns)
+        names = list(dict.fromkeys([*self.columns, *self._keys]))
+        position = {name: index for index, name in enumerate(names)}
+        # One row per column, as pandas lays out a block: the frame below wraps it without a copy.
+        cells = np.full((len(names), self._rows), "", dtype=object)
+        chunks, self._chunks = self._chunks, []
+        chunks.reverse()
+        start = 0
+        while chunks:
+            columns, chunk = chunks.pop()  # dropped as soon as it is copied
+            stop = start + len(chunk)
+            cells[[position[name] for name in columns], start:stop] = chunk.T
+            start = stop
+        self._keys, self._rows = {}, 0
+        return pd.DataFrame(cells.T, columns=names, dtype=object, copy=False)
+
+
+_STR_ONLY = frozenset({str})
 
 
 def _text(value: object) -> str:

@@ -576,3 +576,60 @@ def test_the_api_key_is_in_no_log_line_of_a_whole_session(
         bm.clients.find(11)
     assert KEY not in caplog.text and KEY not in str(caught.value)
     assert json.dumps(KEY) not in repr(bm.clients.list())
+
+
+# -- iter_records and iter_ids: the extraction's model-free reads -------------------------------
+
+
+def test_iter_records_gives_each_page_as_model_data_with_its_paging(requests_mock: Any, bm: Billomat) -> None:
+    records = [
+        *clients(2),
+        {"id": 7, "number": 42, "archived": False, "note": None, "client-property-values": {"client-property-value": {"id": "1"}}},
+    ]
+    serve(requests_mock, records)
+    [expected] = [[c.data for c in page] for page in bm.clients.iter_pages(per_page=2)][1:]
+    first, second = list(bm.clients.iter_records(per_page=2))
+    assert [r["id"] for r in first.data] == ["1000", "1001"] and first.paging == Paging(page=1, per_page=2, total=3)
+    assert second.data == expected == [{"id": "7", "number": "42", "archived": "0", "note": ""}]
+    assert all(value.__class__ is str for page in (first, second) for r in page.data for value in r.values())
+
+
+def test_iter_records_and_iter_ids_send_the_requests_iter_pages_sends(requests_mock: Any, bm: Billomat) -> None:
+    seen = serve(requests_mock, clients(5), clamp=2)  # pages of 2, 2 and 1 (an object)
+    models = [[c.id for c in page] for page in bm.clients.iter_pages(tags="A")]
+    by_models, seen[:] = list(seen), []
+    records = [[r["id"] for r in page.data] for page in bm.clients.iter_records(tags="A")]
+    by_records, seen[:] = list(seen), []
+    ids = list(bm.clients.iter_ids(tags="A"))
+    assert models == records == ids == [["1000", "1001"], ["1002", "1003"], ["1004"]]
+    assert by_models == by_records == seen and len(seen) == 3
+    assert all(q["order_by"] == "id ASC" and q["tags"] == "A" for q in seen)
+
+
+def test_iter_ids_gives_the_text_id_of_a_record_that_sent_a_number(requests_mock: Any, bm: Billomat) -> None:
+    serve(requests_mock, [{"id": 5, "name": "A"}, {"id": "6", "name": "B"}])
+    assert list(bm.clients.iter_ids()) == [["5", "6"]]
+
+
+def test_iter_records_and_iter_ids_stop_a_server_that_ignores_page(requests_mock: Any, bm: Billomat) -> None:
+    requests_mock.get(f"{BASE}/clients", json=envelope("clients", "client", clients(2), 1, 2, 10))
+    with pytest.raises(ProtocolError, match="same records"):
+        list(bm.clients.iter_records())
+    with pytest.raises(ProtocolError, match="same records"):
+        list(bm.clients.iter_ids())
+
+
+def test_iter_records_drops_order_by_once_it_is_refused(requests_mock: Any, bm: Billomat) -> None:
+    seen: list[dict[str, str]] = []
+
+    def answer(request: Any, context: Any) -> dict:
+        seen.append(query(request))
+        if "order_by" in seen[-1]:
+            context.status_code = 400
+            return {"errors": {"error": "invalid order_by"}}
+        return envelope("clients", "client", clients(1), 1, 1000, 1)
+
+    requests_mock.get(f"{BASE}/clients", json=answer)
+    assert [[r["id"] for r in page.data] for page in bm.clients.iter_records()] == [["1000"]]
+    assert list(bm.clients.iter_ids()) == [["1000"]]
+    assert ["order_by" in q for q in seen] == [True, False, False]

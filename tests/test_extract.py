@@ -107,3 +107,72 @@ def test_empty_account_costs_only_the_listings(requests_mock, bm):
 def _status(context, code: int, message: str) -> dict:
     context.status_code = code
     return {"errors": {"error": message}}
+
+
+def test_non_text_values_and_nested_collections_come_out_as_the_models_text(requests_mock, bm):
+    data = account()
+    data["clients"][0].update({"number": 42, "archived": False, "note": None})
+    data["clients"][1]["client-property-values"] = {"client-property-value": [{"id": "1", "value": "x"}]}
+    FakeBillomat(requests_mock, data)
+    frames, _ = extract_account(bm)
+    models = {c.id: c.data for c in bm.clients.list()}
+    assert frames.clients.to_dict("records")[0] == {**dict.fromkeys(frames.clients.columns, ""), **models["1"]}
+    assert models["1"]["number"] == "42" and models["1"]["archived"] == "0"
+    assert "client-property-values" not in frames.clients.columns
+    assert all(isinstance(v, str) for v in frames.clients.to_numpy().ravel())
+
+
+def test_tag_rows_use_the_ids_of_the_extracted_clients(requests_mock, bm):
+    fake = FakeBillomat(requests_mock, account(clients=4, tags={"A-Kunde": [1, 2, 4], "Export": [3]}))
+    frames, stats = extract_account(bm)
+    assert sorted(map(tuple, frames.client_tags[["client_id", "name"]].values.tolist())) == [
+        ("1", "A-Kunde"),
+        ("2", "A-Kunde"),
+        ("3", "Export"),
+        ("4", "A-Kunde"),
+    ]
+    assert stats.tags_mode == "cloud" and len(fake.calls("/clients")) == 1 + 2
+    ids = set(map(id, frames.clients["id"]))
+    assert all(id(client_id) in ids for client_id in frames.client_tags["client_id"])
+
+
+def _clients_answer(fake: FakeBillomat, totals: list[int]):
+    """Answer the client listing with the real records but a @total from `totals`, one per listing."""
+    from tests.fake_billomat import envelope
+
+    calls = iter(totals)
+
+    def answer(context):
+        records = fake.data["clients"]
+        return envelope("clients", "client", records, 1, 1000, next(calls))
+
+    return (lambda path, q: path == "/clients" and "tags" not in q, answer)
+
+
+def test_a_listing_that_changed_while_paging_is_read_once_more(requests_mock, bm):
+    fake = FakeBillomat(requests_mock, account())
+    fake.overrides.append(_clients_answer(fake, [4, 3]))  # first listing: one client vanished meanwhile
+    frames, _ = extract_account(bm)
+    assert len(frames.clients) == 3
+    assert len([q for q in fake.calls("/clients") if "tags" not in q]) == 2
+
+
+def test_a_listing_that_keeps_disagreeing_with_total_is_an_error_not_a_silent_gap(requests_mock, bm):
+    from sync.errors import IncompleteError
+
+    fake = FakeBillomat(requests_mock, account())
+    fake.overrides.append(_clients_answer(fake, [4, 4]))
+    with pytest.raises(IncompleteError, match=r"GET /clients: read 3 records twice, but Billomat's @total says 4"):
+        extract_account(bm)
+
+
+def test_records_seen_twice_across_pages_count_once(requests_mock, bm):
+    from tests.fake_billomat import envelope
+
+    fake = FakeBillomat(requests_mock, account())
+    records = fake.data["clients"]
+    # Client 2 moved from page 1 to page 2 while the pages were read: it arrives twice.
+    answers = iter([envelope("clients", "client", records[:2], 1, 2, 3), envelope("clients", "client", records[1:], 2, 2, 3)])
+    fake.overrides.append((lambda path, q: path == "/clients" and "tags" not in q, lambda ctx: next(answers)))
+    frames, _ = extract_account(bm)
+    assert sorted(frames.clients["id"]) == ["1", "2", "3"]

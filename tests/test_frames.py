@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sync.frames import AccountFrames, text_frame
+import pandas as pd
+
+from sync.frames import AccountFrames, TextFrameBuilder, text_frame
 
 
 def test_missing_keys_and_none_become_empty_text():
@@ -27,3 +29,43 @@ def test_empty_account_still_has_its_base_columns():
     frames = AccountFrames.from_records({})
     assert list(frames.clients.columns) == ["id", "client_number", "name"]
     assert frames.counts()["clients"] == 0
+
+
+def test_a_frame_built_page_by_page_is_the_text_frame_of_all_records():
+    pages = [
+        [{"id": "1", "note": None}, {"id": "2", "zip": "01067"}],
+        [{"flag": True, "id": 3}],
+        [],
+        [{"zip": "x", "id": "4", "note": "n"}] * 3,
+    ]
+    builder = TextFrameBuilder(["id", "name"])
+    for page in pages:
+        builder.add_records(page)
+    assert len(builder) == 6
+    built, expected = builder.build(), text_frame([r for page in pages for r in page], ["id", "name"])
+    pd.testing.assert_frame_equal(built, expected)
+    assert list(built.columns) == ["id", "name", "note", "zip", "flag"]
+    assert all(value.__class__ is str for value in built.to_numpy().ravel())
+
+
+def test_an_empty_builder_gives_the_base_columns_only():
+    built = TextFrameBuilder(["id", "name"]).build()
+    pd.testing.assert_frame_equal(built, text_frame([], ["id", "name"]))
+
+
+def test_rows_added_under_columns_join_the_records():
+    builder = TextFrameBuilder(["client_id", "name"])
+    builder.add_rows(("client_id", "name"), [("1", "A"), ("2", "A")], text=True)
+    builder.add_records([{"client_id": "3", "name": "B"}])
+    assert builder.build().to_dict("records") == [
+        {"client_id": "1", "name": "A"},
+        {"client_id": "2", "name": "A"},
+        {"client_id": "3", "name": "B"},
+    ]
+
+
+def test_equal_values_of_a_page_share_one_string():
+    builder = TextFrameBuilder()
+    builder.add_records([{"id": str(i), "kind": "".join(["SETT", "INGS"])} for i in range(10)], text=True)
+    kinds = builder.build()["kind"].tolist()
+    assert kinds == ["SETTINGS"] * 10 and len({id(k) for k in kinds}) == 1

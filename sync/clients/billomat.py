@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from itertools import chain, repeat
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import requests
@@ -68,6 +69,56 @@ def split_record(
         else:
             data[str(key)] = to_text(value)
     return data, nested
+
+
+def text_records(records: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, str]]:
+    """Each record's text fields as `split_record` gives them; the very dicts when they hold only text.
+
+    Billomat sends every scalar as a string (billomat-api.md §1), so a page is nearly always all
+    text: one type scan over the page (in C) instead of a new dict per record. Any other page
+    (a number, a None, a nested collection) goes through `split_record` record by record.
+    """
+    if _STR_ONLY.issuperset(map(type, chain.from_iterable(map(dict.values, records)))):
+        return records
+    return [split_record(record)[0] for record in records]
+
+
+_STR_ONLY = frozenset({str})
+
+
+def _record_key(record: Mapping[str, str]) -> str:
+    # The same key as a model's in walk_pages: its id, else all its fields.
+    return record.get("id") or repr(sorted(record.items()))
+
+
+def _raw_record_key(record: Mapping[str, Any]) -> str:
+    """`_record_key` of the record's text fields, converting only a record without a text id."""
+    value = record.get("id")
+    return value if value and value.__class__ is str else _record_key(split_record(record)[0])
+
+
+def _text_ids(records: builtins.list[dict[str, Any]]) -> builtins.list[str] | None:
+    """Every record's id when each is a non-empty str (the usual page), else None."""
+    ids = builtins.list(map(dict.get, records, repeat("id")))
+    return ids if _STR_ONLY.issuperset(map(type, ids)) and all(ids) else None
+
+
+def _record_keys(records: builtins.list[dict[str, str]]) -> builtins.list[str]:
+    """`[_record_key(r) for r in records]`, without a Python call per record on the usual page."""
+    ids = _text_ids(records)
+    return ids if ids is not None else [_record_key(record) for record in records]
+
+
+def _raw_record_keys(records: builtins.list[dict[str, Any]]) -> builtins.list[str]:
+    """`[_raw_record_key(r) for r in records]`, without a Python call per record on the usual page."""
+    ids = _text_ids(records)
+    return ids if ids is not None else [_raw_record_key(record) for record in records]
+
+
+def _raw_id(record: Mapping[str, Any]) -> str:
+    """`Model.data["id"]` of a record as the API sent it (a KeyError where the model would have none)."""
+    value = record.get("id")
+    return value if value.__class__ is str else split_record(record)[0]["id"]
 
 
 def _nested_items(value: Any) -> builtins.list[dict[str, str]]:
@@ -188,6 +239,37 @@ class Resource(Generic[M]):
         """Each page's models in turn (all pages), so a caller can show progress."""
         for page in self._walk(per_page, filters):
             yield page.data
+
+    def iter_records(self, per_page: int = LIST_PER_PAGE, **filters: Any) -> Iterator[Page[dict[str, str]]]:
+        """Each page of plain records, exactly what `Model.data` would hold, without building models.
+
+        The same requests, envelope handling, pinned order and stop conditions as `iter_pages`; each
+        Page also carries its paging (@total for progress). For bulk reads such as the extraction.
+        """
+        return walk_pages(
+            lambda number: self._fetch_records(number, per_page, filters),
+            key=_record_key,
+            describe=lambda number: self.transport.describe(
+                "GET", self.path, {**filters, "page": number, "per_page": per_page}
+            ),
+            max_pages=self.max_pages,
+            keys=_record_keys,
+        )
+
+    def iter_ids(self, per_page: int = LIST_PER_PAGE, **filters: Any) -> Iterator[builtins.list[str]]:
+        """Each page's record ids (`Model.data["id"]`), e.g. the clients carrying a tag, without models."""
+        pages = walk_pages(
+            lambda number: Page(*self._fetch_items(number, per_page, filters)),
+            key=_raw_record_key,
+            describe=lambda number: self.transport.describe(
+                "GET", self.path, {**filters, "page": number, "per_page": per_page}
+            ),
+            max_pages=self.max_pages,
+            keys=_raw_record_keys,
+        )
+        for page in pages:
+            ids = _text_ids(page.data)
+            yield ids if ids is not None else [_raw_id(item) for item in page.data]
 
     def where(self, **filters: Any) -> builtins.list[M]:
         """Every record matching the filters (all pages), e.g. name=..., property18280=..., tags="a,b"."""
@@ -311,6 +393,17 @@ class Resource(Generic[M]):
         )
 
     def _fetch_page(self, number: int, per_page: int, filters: Mapping[str, Any]) -> Page[M]:
+        items, paging = self._fetch_items(number, per_page, filters)
+        return Page([self.new(item) for item in items], paging)
+
+    def _fetch_records(self, number: int, per_page: int, filters: Mapping[str, Any]) -> Page[dict[str, str]]:
+        items, paging = self._fetch_items(number, per_page, filters)
+        return Page(text_records(items), paging)
+
+    def _fetch_items(
+        self, number: int, per_page: int, filters: Mapping[str, Any]
+    ) -> tuple[builtins.list[dict[str, Any]], Paging]:
+        """One list page as the API sent its records (the list quirk undone) and its paging."""
         params: dict[str, Any] = {**filters, "page": number, "per_page": per_page}
         pinned = self.order_accepted is not False and "order_by" not in filters
         if pinned:
@@ -334,8 +427,7 @@ class Resource(Generic[M]):
                 exc.api_message or exc,
             )
         call = self.transport.describe("GET", self.path, params)
-        items, paging = parse_list(body, self.path, self.item_keys, page=number, per_page=per_page, call=call)
-        return Page([self.new(item) for item in items], paging)
+        return parse_list(body, self.path, self.item_keys, page=number, per_page=per_page, call=call)
 
     def _walk(self, per_page: int, filters: Mapping[str, Any]) -> Iterator[Page[M]]:
         return walk_pages(
@@ -642,5 +734,6 @@ __all__ = [
     "Paging",
     "Resource",
     "split_record",
+    "text_records",
     "to_text",
 ]

@@ -92,12 +92,14 @@ def walk_pages(
     key: Callable[[T], str],
     describe: Callable[[int], str],
     max_pages: int = MAX_PAGES,
+    keys: Callable[[list[T]], list[str]] | None = None,
 ) -> Iterator[Page[T]]:
     """Yield page after page from `fetch(page_number)` until one of the stop conditions holds.
 
     Stop when page * @per_page >= @total, when a page holds fewer items than the @per_page the
     server returned (it may clamp what was asked), or when a page is empty. A page that repeats
     the previous one means the server ignores `page`: ProtocolError, not an endless loop.
+    `keys(page.data)`, if given, is `[key(item) for item in page.data]` done faster for a whole page.
     """
     previous: list[str] | None = None
     number = 1
@@ -110,8 +112,8 @@ def walk_pages(
         page = fetch(number)
         if not page.data:
             return  # billomat-api.md §3: past the end answers 200 with the item key absent
-        keys = [key(item) for item in page.data]
-        if previous is not None and keys == previous:
+        page_keys = keys(page.data) if keys is not None else [key(item) for item in page.data]
+        if previous is not None and page_keys == previous:
             method, _, path = describe(number).partition(" ")
             raise ProtocolError(
                 f"page {number} holds the same records as page {number - 1}: the server ignores paging",
@@ -126,7 +128,7 @@ def walk_pages(
             return
         if len(page.data) < per_page:
             return
-        previous = keys
+        previous = page_keys
         number += 1
 
 
