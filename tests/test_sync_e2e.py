@@ -246,3 +246,19 @@ def test_the_mapping_can_mark_rows_deleted_in_billomat_instead_of_clearing_them(
     again = run_cli([*config, "sync", "--sheet", str(path), "--no-progress"], env)
     assert again.code == 0, again.text  # a marked row is history: no problem, no conflict, no create
     assert "1030" not in {c["id"] for c in emu.state.clients}
+
+
+def test_dry_run_shows_both_sides_and_writes_nothing_anywhere(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    edit(path, "1003", "Ort", "Leipzig")
+    emu.state.update_client("1005", {"email": "neu@praxis-weiss.de"})
+    before_bytes = path.read_bytes()
+    snapshot = (tmp_path / ".billsync" / "snapshot.zip").read_bytes()
+    writes_before = len(writes(emu))
+    result = sync(emu, path, "--dry-run")
+    assert result.code == 1, result.text  # changes pending
+    assert "update client 1003" in result.out and "praxis-weiss" in result.out
+    assert result.out.strip().splitlines()[-1].startswith("sync --dry-run: would do")
+    assert len(writes(emu)) == writes_before
+    assert path.read_bytes() == before_bytes
+    assert (tmp_path / ".billsync" / "snapshot.zip").read_bytes() == snapshot
