@@ -1155,3 +1155,24 @@ def test_the_api_key_appears_in_no_output_journal_snapshot_or_workbook(tmp_path)
     assert (state / "journal.jsonl").exists() and (state / "snapshot.zip").exists()
     assert (tmp_path / "kunden.bak.xlsx").exists()
     assert files_containing(tmp_path, API_KEY) == []
+
+
+def test_push_dry_run_shows_the_plan_and_sends_no_write(tmp_path):
+    emu = serve()
+    with emu.running():
+        book = pull(emu, tmp_path / "kunden.xlsx")
+        wb = openpyxl.load_workbook(book)
+        ws = wb[KUNDEN]
+        col = {c.value: c.column for c in ws[1]}["Ort"]
+        row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "1003")
+        ws.cell(row, col).value = "Leipzig"
+        wb.save(book)
+        before = book.read_bytes()
+        mark = len(emu.requests)
+        result = cli(emu, "push", "--sheet", str(book), "--dry-run")
+        assert result.code == 1, result.text
+        assert "Ort: 'Chemnitz' -> 'Leipzig'" in result.out
+        assert "0 write requests" in result.out.strip().splitlines()[-1]
+        assert writes(emu, mark) == []
+        assert book.read_bytes() == before
+        assert emu.state.table("clients")["1003"]["city"] == "Chemnitz"

@@ -262,3 +262,4 @@ def test_dry_run_shows_both_sides_and_writes_nothing_anywhere(emu, tmp_path):
     assert len(writes(emu)) == writes_before
     assert path.read_bytes() == before_bytes
     assert (tmp_path / ".billsync" / "snapshot.zip").read_bytes() == snapshot
+
