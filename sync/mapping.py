@@ -49,6 +49,24 @@ class FieldSpec:
 
 _RO = FieldSpec(writable=False)
 
+# The name, address and contact fields clients and contacts share (billomat-api.md §4.1, §4.2).
+_PERSON_FIELDS: dict[str, FieldSpec] = {
+    "name": FieldSpec(),
+    "street": FieldSpec(),
+    "zip": FieldSpec(),
+    "city": FieldSpec(),
+    "state": FieldSpec(),
+    "country_code": FieldSpec(),
+    "first_name": FieldSpec(),
+    "last_name": FieldSpec(),
+    "salutation": FieldSpec(),
+    "phone": FieldSpec(),
+    "fax": FieldSpec(),
+    "mobile": FieldSpec(),
+    "email": FieldSpec(),
+    "www": FieldSpec(),
+}
+
 # Client fields of reference/billomat-api.md §4.1 (writable = in the create/PUT table).
 CLIENT_FIELDS: dict[str, FieldSpec] = {
     # read-only or derived
@@ -72,20 +90,7 @@ CLIENT_FIELDS: dict[str, FieldSpec] = {
     "number_pre": FieldSpec(),
     "number": FieldSpec("number"),
     "number_length": FieldSpec("number"),
-    "name": FieldSpec(),
-    "street": FieldSpec(),
-    "zip": FieldSpec(),
-    "city": FieldSpec(),
-    "state": FieldSpec(),
-    "country_code": FieldSpec(),
-    "first_name": FieldSpec(),
-    "last_name": FieldSpec(),
-    "salutation": FieldSpec(),
-    "phone": FieldSpec(),
-    "fax": FieldSpec(),
-    "mobile": FieldSpec(),
-    "email": FieldSpec(),
-    "www": FieldSpec(),
+    **_PERSON_FIELDS,
     "tax_number": FieldSpec(),
     "vat_number": FieldSpec(),
     "bank_account_number": FieldSpec(),
@@ -128,20 +133,7 @@ CONTACT_FIELDS: dict[str, FieldSpec] = {
     "customfield": _RO,
     "client_id": FieldSpec(),
     "label": FieldSpec(),
-    "name": FieldSpec(),
-    "street": FieldSpec(),
-    "zip": FieldSpec(),
-    "city": FieldSpec(),
-    "state": FieldSpec(),
-    "country_code": FieldSpec(),
-    "first_name": FieldSpec(),
-    "last_name": FieldSpec(),
-    "salutation": FieldSpec(),
-    "phone": FieldSpec(),
-    "fax": FieldSpec(),
-    "mobile": FieldSpec(),
-    "email": FieldSpec(),
-    "www": FieldSpec(),
+    **_PERSON_FIELDS,
 }
 
 # The resources a sheet can show, with their field catalogues.

@@ -42,16 +42,21 @@ class Account:
 
 def load_seed(path: Path | str) -> Account:
     """Read `billomat.json` (or the file itself) and validate it; ValueError names the file and record."""
+    p, doc = read_seed_json(path, SEED_FILE)
+    return account_from_json(doc, source=str(p))
+
+
+def read_seed_json(path: Path | str, default_name: str) -> tuple[Path, Any]:
+    """The parsed JSON of a seed file (`path`, or `path/default_name` for a folder); ValueError names it."""
     p = Path(path)
     if p.is_dir():
-        p = p / SEED_FILE
+        p = p / default_name
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        return p, json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{p}: seed file not found") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}: not valid JSON: {exc}") from None
-    return account_from_json(doc, source=str(p))
 
 
 def account_from_json(doc: Any, source: str = "<seed>") -> Account:

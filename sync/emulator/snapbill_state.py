@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from sync.emulator.seed import read_seed_json
 
 SEED_FILE = "snapbill.json"
 
@@ -78,15 +79,7 @@ class SnapBillAccount:
 
 def load_snapbill_seed(path: Path | str) -> SnapBillAccount:
     """Read `snapbill.json` (or the file itself); ValueError names the file and the problem."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / SEED_FILE
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{p}: seed file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON: {exc}") from None
+    p, doc = read_seed_json(path, SEED_FILE)
     if not isinstance(doc, dict):
         raise ValueError(f"{p}: the seed must be one JSON object")
     known = set(SnapBillAccount.__dataclass_fields__)
