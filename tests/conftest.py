@@ -1,4 +1,4 @@
-"""Shared fixtures: the sample account and running emulators on a fake clock."""
+"""Shared fixtures: the shipped mapping, the sample account and running emulators on a fake clock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ import pytest
 
 from sync.clock import FakeClock
 from sync.emulator import Account, Emulator, EmulatorConfig, load_seed
+from sync.mapping import Mapping, load_mapping
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def mapping() -> Mapping:
+    """The shipped German default mapping (mappings/billomat.yaml)."""
+    return load_mapping(Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml")
 
 
 @pytest.fixture(scope="session")

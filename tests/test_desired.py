@@ -19,16 +19,11 @@ from sync.desired import (
 )
 from sync.emulator import load_seed
 from sync.frames import RESOURCES, AccountFrames
-from sync.mapping import Mapping, load_mapping, mapping_from_text
+from sync.mapping import Mapping, mapping_from_text
 from sync.sheet import build_tables, read_workbook, write_workbook
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "mappings" / "billomat.yaml"
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 def small_account() -> AccountFrames:

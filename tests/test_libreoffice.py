@@ -25,12 +25,11 @@ import pytest
 from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.frames import AccountFrames
-from sync.mapping import Mapping, load_mapping
+from sync.mapping import Mapping
 from sync.sheet import build_tables, read_workbook, write_workbook
 from tests.test_desired import cells, current_cells, sample_account
 from tests.test_sheet import hostile_tables
 
-SHIPPED = Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 TIMEOUT = 120
 
@@ -43,11 +42,6 @@ pytestmark = pytest.mark.skipif(
 # line 1, no column types (every column "Standard", as a user opening the file gets), language.
 CSV_US = "59,34,76,1,,1033"
 CSV_DE = "59,34,76,1,,1031"
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 @pytest.fixture(scope="module")

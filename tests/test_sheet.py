@@ -15,7 +15,7 @@ import pytest
 from sync import sheet as sheet_module
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
-from sync.mapping import Mapping, load_mapping, mapping_from_text
+from sync.mapping import Mapping, mapping_from_text
 from sync.sheet import (
     READ_ONLY_NOTE,
     build_tables,
@@ -71,11 +71,6 @@ HOSTILE = [
     "a;b,c\td",
     "",
 ]
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 def tiny_frames() -> AccountFrames:

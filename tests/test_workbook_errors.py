@@ -17,15 +17,8 @@ import pytest
 from sync.desired import Desired, read_desired
 from sync.errors import EXIT_FATAL, BillsyncError, WorkbookError
 from sync.frames import AccountFrames
-from sync.mapping import Mapping, load_mapping
+from sync.mapping import Mapping
 from sync.sheet import build_tables, read_workbook, sheet_cells, write_workbook, xlsx_formula_cells
-
-SHIPPED = Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml"
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 def account() -> AccountFrames:

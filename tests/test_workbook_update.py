@@ -21,7 +21,7 @@ from sync import workbook_update
 from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.frames import AccountFrames
-from sync.mapping import Mapping, load_mapping
+from sync.mapping import Mapping
 from sync.merge import (
     REMOVAL_COLUMNS,
     UPDATE_COLUMNS,
@@ -42,7 +42,6 @@ from sync.workbook_update import (
 )
 from sync.writeback import _xlsx_grids, backup_path
 
-SHIPPED = Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 YELLOW = "FFFFFF00"
 PROPS = [
@@ -64,11 +63,6 @@ HOSTILE = [
     "-5",
     "\tTab",
 ]
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 def account(n: int = 8) -> AccountFrames:

@@ -16,13 +16,12 @@ from openpyxl.styles import PatternFill
 
 from sync import writeback
 from sync.load import LoadReport, Result
-from sync.mapping import Mapping, load_mapping
+from sync.mapping import Mapping
 from sync.plan import Change
 from sync.sheet import read_workbook, write_workbook
 from sync.writeback import NewIds, NewRecord, backup_path, write_ids
 from tests.test_sheet import HOSTILE
 
-SHIPPED = Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml"
 YELLOW = "FFFFFF00"
 # Values openpyxl cannot round-trip (whitespace-only, literal escapes) plus the usual suspects.
 TRICKY = [
@@ -36,11 +35,6 @@ TRICKY = [
     "00042",
     "'quoted",
 ]
-
-
-@pytest.fixture(scope="module")
-def mapping() -> Mapping:
-    return load_mapping(SHIPPED)
 
 
 def _tables(mapping: Mapping, values: list[str]) -> dict[str, pd.DataFrame]:
