@@ -152,16 +152,20 @@ def backup_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.bak{path.suffix}")
 
 
-def write_ids(path: Path | str, mapping: Mapping, ids: NewIds) -> WritebackReport:
-    """Put the new ids into the workbook (xlsx file or CSV folder); nothing else changes."""
+def write_ids(path: Path | str, mapping: Mapping, ids: NewIds, *, backup: bool = True) -> WritebackReport:
+    """Put the new ids into the workbook (xlsx file or CSV folder); nothing else changes.
+
+    `backup=False` keeps the existing `.bak` as it is: for a second write in the same run, so the
+    backup stays the workbook as it was before the run.
+    """
     path = Path(path)
     if not ids:
         return WritebackReport()
     if path.is_dir():
-        return _write_csv_folder(path, mapping, ids)
+        return _write_csv_folder(path, mapping, ids, backup)
     if not path.is_file():
         raise WorkbookError("does not exist; the new ids could not be written back", file=path)
-    return _write_xlsx(path, mapping, ids)
+    return _write_xlsx(path, mapping, ids, backup)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,7 +261,7 @@ def _plan_edits(grids: dict[str, list[list[str]]], mapping: Mapping, ids: NewIds
 # --------------------------------------------------------------------------------------------------
 
 
-def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds) -> WritebackReport:
+def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool = True) -> WritebackReport:
     grids, scans = _xlsx_cells(path, mapping, ids)
     plan = _plan_edits(grids, mapping, ids)
     written = sum(len(e) for e in plan.edits.values())
@@ -279,9 +283,9 @@ def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds) -> WritebackReport:
             written -= len(plan.problems) - before
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
-    with _replacing(path) as tmp:
+    with _replacing(path, backup) as tmp:
         _save_zip(path, tmp, patched)
-    return WritebackReport(written, plan.unchanged, plan.problems, backup_path(path))
+    return WritebackReport(written, plan.unchanged, plan.problems, backup_path(path) if backup else None)
 
 
 def _xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
@@ -981,7 +985,7 @@ class _CsvFile:
     rows: list[list[str]]
 
 
-def _write_csv_folder(folder: Path, mapping: Mapping, ids: NewIds) -> WritebackReport:
+def _write_csv_folder(folder: Path, mapping: Mapping, ids: NewIds, backup: bool = True) -> WritebackReport:
     files: dict[str, _CsvFile] = {}
     listing = {p.name.casefold(): p for p in folder.iterdir() if p.is_file()}
     for sheet in mapping.sheets.values():
@@ -991,18 +995,18 @@ def _write_csv_folder(folder: Path, mapping: Mapping, ids: NewIds) -> WritebackR
     grids = {name: [[_unescape(v) for v in row] for row in f.rows] for name, f in files.items()}
     plan = _plan_edits(grids, mapping, ids)
     written = 0
-    backup: Path | None = None
+    kept: Path | None = None
     for name, edits in plan.edits.items():
         file = files[name]
         for (row, col), value in edits.items():
             cells = file.rows[row - 1]
             cells.extend([""] * (col + 1 - len(cells)))
             cells[col] = value
-        with _replacing(file.path) as tmp:
+        with _replacing(file.path, backup) as tmp:
             _save_csv(file, tmp)
         written += len(edits)
-        backup = backup_path(file.path)
-    return WritebackReport(written, plan.unchanged, plan.problems, backup)
+        kept = backup_path(file.path) if backup else None
+    return WritebackReport(written, plan.unchanged, plan.problems, kept)
 
 
 def _read_csv(path: Path, preferred: str) -> _CsvFile:
@@ -1042,6 +1046,6 @@ def _backup(target: Path) -> None:
     atomic_copy(target, backup_path(target))
 
 
-def _replacing(target: Path) -> contextlib.AbstractContextManager[Path]:
+def _replacing(target: Path, backup: bool = True) -> contextlib.AbstractContextManager[Path]:
     """A temp path beside `target`; when the block succeeds: back up the current file, then rename over it."""
-    return atomic_path(target, before_replace=_backup)
+    return atomic_path(target, before_replace=_backup if backup else None)

@@ -263,3 +263,22 @@ def test_dry_run_shows_both_sides_and_writes_nothing_anywhere(emu, tmp_path):
     assert path.read_bytes() == before_bytes
     assert (tmp_path / ".billsync" / "snapshot.zip").read_bytes() == snapshot
 
+
+
+def test_the_backup_is_the_workbook_from_before_the_run_also_when_it_is_written_twice(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    col = {c.value: c.column for c in ws[1]}
+    new = ws.max_row + 1
+    ws.cell(new, col["Billomat-ID"]).value = "neu-1"
+    ws.cell(new, col["Firma"]).value = "Neu aus der Arbeitsmappe GmbH"
+    wb.save(path)
+    emu.state.update_client("1005", {"city": "Görlitz"})  # the first write: Billomat's change
+    before = path.read_bytes()
+    result = sync(emu, path)
+    assert result.code == 0, result.text
+    created = next(c for c in emu.state.clients if c["name"] == "Neu aus der Arbeitsmappe GmbH")
+    assert created["id"] in kunden(path)  # the second write: the new id
+    assert kunden(path)["1005"]["Ort"] == "Görlitz"
+    assert (tmp_path / "kunden.bak.xlsx").read_bytes() == before

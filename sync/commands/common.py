@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.clients.billomat import Billomat
+from sync.frames import AccountFrames
+from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
+from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -46,3 +51,38 @@ def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
+    """Creates adopted from the journal (an earlier run made them) have no answer to show: take the
+    record as this run read it from Billomat, so write-back fills the row's blank cells (client
+    number, country, ...) exactly as after an uninterrupted push."""
+    frames: dict[str, dict[str, dict[str, str]]] = {}
+    results = []
+    for result in report.results:
+        change = result.change
+        if result.record is None and result.status == "done" and change.action == "create" and result.record_id:
+            if change.resource not in frames:
+                frame = current.frame(change.resource)
+                frames[change.resource] = {str(r.get("id", "")): r for r in frame.to_dict("records")}
+            record = frames[change.resource].get(result.record_id)
+            if record is not None:
+                result = replace(result, record={k: v for k, v in record.items() if isinstance(v, str)})
+        results.append(result)
+    return replace(report, results=results)
+
+
+def write_back_new_ids(
+    ctx: Context, path: Path, mapping: Mapping, report: LoadReport, current: AccountFrames, *, backup: bool = True
+) -> WritebackReport | None:
+    """The ids of the rows a load created (and what Billomat filled in for them) into the workbook."""
+    numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
+    ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
+    if not ids:
+        return None
+    result = write_ids(path, mapping, ids, backup=backup)
+    for problem in result.problems:
+        ctx.reporter.warn(problem)
+    kept = f" (previous version: {result.backup})" if result.backup else ""
+    ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {path}{kept}")
+    return result

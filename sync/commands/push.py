@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.commands.plan import Prepared, add_delete_arguments, add_sheet_argument, prepare, show_plan
+from sync.commands.common import write_back_new_ids
+from sync.commands.plan import add_delete_arguments, add_sheet_argument, prepare, show_plan
 from sync.errors import EXIT_OK, EXIT_PARTIAL
-from sync.frames import AccountFrames
 from sync.journal import Journal
-from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
+from sync.load import LoadStopped, apply_plan, markers_in, rebase
 from sync.report import counts_text
 from sync.state import StateDir, state_dir_for
-from sync.writeback import NewIds, write_ids
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -57,7 +55,7 @@ def run(ctx: Context) -> int:
                 )
             except LoadStopped as stopped:
                 # The ids that did land go into the workbook now; the journal covers the rest next run.
-                _write_back(ctx, sheet_path, prepared, stopped.report)
+                write_back_new_ids(ctx, sheet_path, prepared.mapping, stopped.report, prepared.current)
                 raise
             bar.close()
         failed = [r for r in report.results if r.status == "failed"]
@@ -66,7 +64,7 @@ def run(ctx: Context) -> int:
             change = result.change
             where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
             ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
-        _write_back(ctx, sheet_path, prepared, report)
+        write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current)
         state.write_snapshot(
             rebase(prepared.current, report),
             {
@@ -86,34 +84,3 @@ def run(ctx: Context) -> int:
         f"(+{prepared.reads} reads); {ctx.elapsed():.1f} s"
     )
     return EXIT_PARTIAL if failed or skipped or plan.held or plan.problems else EXIT_OK
-
-
-def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
-    """Creates adopted from the journal (an earlier run made them) have no answer to show: take the
-    record as this run read it from Billomat, so write-back fills the row's blank cells (client
-    number, country, ...) exactly as after an uninterrupted push."""
-    frames: dict[str, dict[str, dict[str, str]]] = {}
-    results = []
-    for result in report.results:
-        change = result.change
-        if result.record is None and result.status == "done" and change.action == "create" and result.record_id:
-            if change.resource not in frames:
-                frame = current.frame(change.resource)
-                frames[change.resource] = {str(r.get("id", "")): r for r in frame.to_dict("records")}
-            record = frames[change.resource].get(result.record_id)
-            if record is not None:
-                result = replace(result, record={k: v for k, v in record.items() if isinstance(v, str)})
-        results.append(result)
-    return replace(report, results=results)
-
-
-def _write_back(ctx: Context, sheet_path: Path, prepared: Prepared, report: LoadReport) -> None:
-    """Put the ids of created rows into the workbook (only those cells; everything else untouched)."""
-    numbers = dict(zip(prepared.current.clients["id"], prepared.current.clients["client_number"], strict=True))
-    ids = NewIds.from_report(_with_records(report, prepared.current), prepared.mapping, numbers)
-    if not ids:
-        return
-    result = write_ids(sheet_path, prepared.mapping, ids)
-    for problem in result.problems:
-        ctx.reporter.warn(problem)
-    ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {sheet_path} (previous version: {result.backup})")

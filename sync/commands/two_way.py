@@ -10,20 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync import sheet
-from sync.commands.common import billomat_client, billomat_mapping
-from sync.commands.plan import add_sheet_argument
+from sync.commands.common import billomat_client, billomat_mapping, write_back_new_ids
+from sync.commands.plan import add_delete_arguments, add_sheet_argument
 from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.extract import extract_account
 from sync.journal import Journal
-from sync.load import LoadReport, LoadStopped, apply_plan, rebase
+from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
 from sync.report import counts_text, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_update import apply_workbook_changes, read_decisions
-from sync.writeback import NewIds, write_ids
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -41,13 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prefer", choices=("sheet", "billomat"), help="decide conflicts for this side instead of holding them"
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would change on both sides; write nothing")
-    parser.add_argument("--allow-deletes", action="store_true", help="let rows deleted in the workbook be deleted")
-    parser.add_argument(
-        "--max-deletes",
-        type=int,
-        metavar="N",
-        help="hold all deletes of a resource when there are more than N (default: 10 rows or 10 %%)",
-    )
+    add_delete_arguments(parser)
 
 
 def run(ctx: Context) -> int:
@@ -100,7 +93,8 @@ def run(ctx: Context) -> int:
         journal = Journal(state.path)
         try:
             with phases("load"):
-                report = apply_plan(plan, bm, journal)
+                # Records a killed earlier run created carry their marker: adopt them, never create twice.
+                report = apply_plan(plan, bm, journal, marked=markers_in(current))
         except LoadStopped as stopped:
             _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base)
             raise
@@ -179,12 +173,8 @@ def _write_workbook(  # noqa: ANN202
     )
     for problem in result.problems:
         ctx.reporter.warn(problem)
-    numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
-    ids = NewIds.from_report(report, mapping, numbers)
-    if ids:
-        written = write_ids(sheet_path, mapping, ids)
-        for problem in written.problems:
-            ctx.reporter.warn(problem)
+    # A second write in the same run: keep the .bak the first one made (the workbook before the run).
+    write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written)
     return result.unwritten
 
 
