@@ -14,7 +14,7 @@ from typing import TextIO
 
 from sync import __version__
 from sync.clock import SYSTEM_CLOCK, Clock
-from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, BillsyncError, ConfigError
+from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, BillsyncError
 from sync.progress import LOG, RedactingFilter, Redactor, Reporter
 from sync.settings import Settings, load_settings
 
@@ -49,15 +49,15 @@ class Context:
         """The clock every wait goes through."""
         return self.runtime.clock
 
-    def mapping_path(self) -> Path:
-        """The Billomat mapping: billsync.yaml's `mapping`, else ./mappings/billomat.yaml, else the shipped one."""
-        configured = self.settings.value("mapping")
+    def mapping_path(self, key: str = "mapping", default: Path = DEFAULT_MAPPING) -> Path:
+        """A mapping file: billsync.yaml's `key` (relative to that file), else ./<default>, else the shipped one."""
+        configured = self.settings.value(key)
         if configured:
             base = self.settings.config_path.parent if self.settings.config_path else Path.cwd()
             path = Path(configured)
             return path if path.is_absolute() else base / path
-        local = Path.cwd() / DEFAULT_MAPPING
-        return local if local.is_file() else PACKAGE_ROOT / DEFAULT_MAPPING
+        local = Path.cwd() / default
+        return local if local.is_file() else PACKAGE_ROOT / default
 
     def elapsed(self) -> float:
         """Seconds since the command started."""
@@ -204,5 +204,3 @@ def run() -> None:
 if __name__ == "__main__":  # pragma: no cover
     run()
 
-
-__all__ = ["Context", "Runtime", "main", "build_parser", "ConfigError", "EXIT_OK"]

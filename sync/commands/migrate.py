@@ -50,15 +50,7 @@ def snapbill_client(ctx: Context) -> SnapBill:
 
 def mapping_path(ctx: Context) -> Path:
     """billsync.yaml's `snapbill_mapping`, else ./mappings/snapbill.yaml, else the shipped one."""
-    from sync.cli import PACKAGE_ROOT
-
-    configured = ctx.settings.value("snapbill_mapping")
-    if configured:
-        base = ctx.settings.config_path.parent if ctx.settings.config_path else Path.cwd()
-        path = Path(configured)
-        return path if path.is_absolute() else base / path
-    local = Path.cwd() / MAPPING_FILE
-    return local if local.is_file() else PACKAGE_ROOT / MAPPING_FILE
+    return ctx.mapping_path("snapbill_mapping", MAPPING_FILE)
 
 
 def run(ctx: Context) -> int:
