@@ -22,7 +22,7 @@ demo: $(STAMP)   ## run the whole story against the built-in emulator; files lan
 	$(BIN)/billsync demo
 
 test: $(STAMP)   ## run the whole test suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 BENCH_VENV := .venv-bench
 
