@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo test bench lint readme clean
 
 help:            ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ demo: $(STAMP)   ## run the whole story against the built-in emulator; files lan
 
 test: $(STAMP)   ## run the whole test suite
 	$(BIN)/python -m pytest -q -n auto
+
+readme: $(STAMP) ## regenerate the README's demo transcript from a real run
+	$(BIN)/python -m tests.readme_demo
 
 BENCH_VENV := .venv-bench
 
