@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -470,11 +469,9 @@ def test_generated_account_round_trip_is_a_no_op_and_fast() -> None:
         }
     )
     wanted = desired_from_account(frames)
-    started = time.perf_counter()
+    # Its speed is measured by `make bench` (docs/benchmarks.md), never asserted here.
     result = diff(frames, wanted)
-    seconds = time.perf_counter() - started
     assert result.is_empty, result.counts()
-    assert seconds < 2.0  # generous: bench/run.py measures the real number (0.3 s at 100k clients)
 
 
 def test_diff_is_pure() -> None:

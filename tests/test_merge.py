@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -868,7 +867,7 @@ def big_state(clients: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("clients", [10_000])
-def test_ten_thousand_clients_with_one_percent_changes_merge_in_well_under_a_second(clients: int) -> None:
+def test_ten_thousand_clients_with_one_percent_changes_each_side_merge_to_updates_and_held_conflicts(clients: int) -> None:
     rng = random.Random(1)
     base_state = big_state(clients)
     billomat_patch = random_edit(rng, base_state, billomat=True, n=clients // 100)
@@ -879,9 +878,6 @@ def test_ten_thousand_clients_with_one_percent_changes_merge_in_well_under_a_sec
     billomat_state = patched(base_state, billomat_patch, billomat=True)
     sheet_state = patched(base_state, sheet_patch, billomat=False)
     base, current, wanted = frames(base_state), frames(billomat_state), workbook(sheet_state)
-    merge_account(base, current, wanted, MAPPING)  # warm-up (imports, caches)
-    started = time.perf_counter()
+    # Its speed is measured by `make bench` (docs/benchmarks.md), never asserted here.
     result = merge_account(base, current, wanted, MAPPING)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
     assert len(result.to_workbook.updates) > clients // 200 and len(result.held) >= 20
