@@ -550,18 +550,26 @@ class Contacts(Resource[Contact]):
                 records.extend(self._list_all(per_page or LIST_PER_PAGE, {**filters, "client_id": client_id}))
         return sorted(records, key=lambda contact: _id_order(contact.id))
 
-    def list(self, page: int | None = None, per_page: int | None = None, **filters: Any) -> builtins.list[Contact]:
-        """Every contact (all pages), or one page's with `page`; per client where the account requires it."""
+    def list(
+        self, page: int | None = None, per_page: int | None = None, **filters: Any
+    ) -> builtins.list[Contact]:
+        """Every contact (all pages), or one page's with `page`; per client where the account requires it.
+
+        The API documents no contact filter but `client_id` (billomat-api.md §4.2), so any other
+        (`last_name="Meyer"`, as the seed filters) is sent and also applied here, the way Billomat's
+        documented text filters match: case-insensitive, as part of the field.
+        """
         if page is not None:
             return self.paged_list(page, per_page or PAGE_PER_PAGE, **filters).data
         size = per_page or LIST_PER_PAGE
         if "client_id" in filters:
-            return self._list_all(size, filters)
-        records, why = self.bulk_or_per_client(lambda: self._list_all(size, filters), lambda found: not found)
-        if not why:
-            return records or []
-        log.info("GET /contacts: %s", why)
-        return self.per_client(per_page, **filters)
+            records: builtins.list[Contact] | None = self._list_all(size, filters)
+        else:
+            records, why = self.bulk_or_per_client(lambda: self._list_all(size, filters), lambda found: not found)
+            if why:
+                log.info("GET /contacts: %s", why)
+                records = self.per_client(per_page, **filters)
+        return _matching(records or [], filters)
 
     def paged_list(self, page: int = 1, per_page: int = PAGE_PER_PAGE, **filters: Any) -> Page[Contact]:
         """One page: Page(data=[models], paging=Paging(page, per_page, total)).
@@ -571,7 +579,9 @@ class Contacts(Resource[Contact]):
         the union of every client's contacts matching `filters`, in id order: page `page` holds
         records (page-1)*per_page+1 .. page*per_page of that union and `total` counts the union, so
         page, per_page and total mean what they mean for the API's own listing. Each such call reads
-        every client's contacts (one request per client, more for a client with over 1000).
+        every client's contacts (one request per client, more for a client with over 1000). Filters
+        other than `client_id` are applied to that union as `list` applies them; on the API's own
+        page they are the server's to apply.
         """
         if "client_id" in filters:
             return self._fetch_page(page, per_page, filters)
@@ -584,7 +594,7 @@ class Contacts(Resource[Contact]):
         if page < 1 or per_page < 1:
             raise ValueError(f"page and per_page must be 1 or more (got page={page}, per_page={per_page})")
         log.info("GET /contacts: %s", why)
-        union = self.per_client(**filters)
+        union = _matching(self.per_client(**filters), filters)
         start = (page - 1) * per_page
         return Page(union[start : start + per_page], Paging(page=page, per_page=per_page, total=len(union)))
 
@@ -661,7 +671,9 @@ class ClientPropertyValues(Resource[ClientPropertyValue]):
                     raise
                 row = self._row(model.id, model.data)
                 self.delete_accepted = False
-                log.info("DELETE /%s/%s answered %s; clearing the value with POST", self.path, model.id, exc.status)
+                log.info(
+                    "DELETE /%s/%s answered %s; clearing the value with POST", self.path, model.id, exc.status
+                )
             else:
                 self.delete_accepted = True
                 return
@@ -677,7 +689,9 @@ class ClientPropertyValues(Resource[ClientPropertyValue]):
         found = self.find(id)  # a value not being changed must be sent as it is: POST requires it
         return {k: found.data.get(k, "") for k in keys}
 
-    def _post_value(self, row: Mapping[str, str], landed: Callable[[], Model | None] | None) -> dict[str, Any] | None:
+    def _post_value(
+        self, row: Mapping[str, str], landed: Callable[[], Model | None] | None
+    ) -> dict[str, Any] | None:
         """POST the row's (client, property) with its value (and customfield, if given): upsert or newest row."""
         payload = {k: row[k] for k in ("client_id", "client_property_id", "value")}
         if "customfield" in row:
@@ -867,6 +881,15 @@ class Billomat:
 
 def _reveal(value: str | Secret) -> str:
     return value.reveal() if isinstance(value, Secret) else to_text(value).strip()
+
+
+def _matching(models: builtins.list[M], filters: Mapping[str, Any]) -> builtins.list[M]:
+    """The models whose fields contain each filter's value (case-insensitive); fields a model lacks, and
+    `client_id`/`order_by`, are left to the server."""
+    wanted = {k: to_text(v).casefold() for k, v in filters.items() if k not in ("client_id", "order_by")}
+    if not wanted:
+        return models
+    return [m for m in models if all(k not in m.data or v in m.data[k].casefold() for k, v in wanted.items())]
 
 
 def _id_order(id: str | None) -> tuple[int, str]:
