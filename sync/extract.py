@@ -11,7 +11,7 @@ import pandas as pd
 
 from sync.clients.billomat import Billomat
 from sync.clients.paging import Page
-from sync.errors import AuthError, IncompleteError, NotFoundError, RejectedError
+from sync.errors import IncompleteError
 from sync.frames import BASE_COLUMNS, AccountFrames, TextFrameBuilder
 from sync.progress import Reporter
 
@@ -140,22 +140,17 @@ def _extract_contacts(
 ) -> pd.DataFrame:
     """All contacts in pages of 1000; per client only when the account refuses the bulk listing.
 
-    billomat-api.md §4.2: the docs make client_id mandatory, yet a later doc shows an unfiltered
-    listing. What the API answers without it is UNCONFIRMED, so both a refusal (4xx) and a
-    suspicious empty answer send us to the per-client listing, which is always correct.
+    billomat-api.md §4.2: whether the API lists contacts without client_id is UNCONFIRMED; the
+    contacts resource decides (`Contacts.bulk_or_per_client`, the same rule its `list` follows).
     """
     if not client_ids:
         return _builder("contacts").build()
-    try:
-        contacts = _page_all(reporter, "Kontakte", bm.contacts.iter_records, "contacts", "contacts", call="/contacts")
-    except AuthError:
-        raise
-    except (RejectedError, NotFoundError) as exc:
-        note = f"the account refused listing all contacts at once ({exc.api_message or exc}); reading them per client"
-        return _contacts_per_client(bm, reporter, client_ids, stats, note)
-    if not len(contacts):
-        note = "listing all contacts at once returned none; reading them per client to be sure"
-        return _contacts_per_client(bm, reporter, client_ids, stats, note)
+    contacts, why = bm.contacts.bulk_or_per_client(
+        lambda: _page_all(reporter, "Kontakte", bm.contacts.iter_records, "contacts", "contacts", call="/contacts"),
+        lambda frame: not len(frame),
+    )
+    if why or contacts is None:
+        return _contacts_per_client(bm, reporter, client_ids, stats, why)
     return contacts
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from sync.clients.billomat import Billomat, Model
 from sync.desired import NEW_KEY
-from sync.errors import EXIT_FATAL, ApiError, BillsyncError, NotFoundError, RejectedError
+from sync.errors import EXIT_FATAL, BillsyncError, NotFoundError, RejectedError
 from sync.frames import AccountFrames
 from sync.journal import CREATING_ACTIONS, Entry, Journal, new_run_id
 from sync.plan import Change, Plan
@@ -175,7 +175,6 @@ class _Loader:
         self.failed_clients: dict[str, str] = {}  # client row key (casefolded) -> why it was not created
         self.adopted: set[tuple[str, str]] = set()  # (resource, id) of records made for workbook rows
         self.tags: dict[str, list[dict[str, str]]] = {}  # client id -> its tags (id, name), once fetched
-        self.pv_put: bool | None = None  # does PUT /client-property-values/{id} exist? (unknown at first)
         self.marked: dict[tuple[str, str], str] = {}  # (resource, marker) -> id, records read this run
         self.earlier: set[str] = set()  # ids of clients an earlier, interrupted run created for rows
         self.writes = 0
@@ -427,8 +426,9 @@ class _Loader:
         billomat-api.md §4.4: POST sets a value; whether a second POST updates or duplicates the row,
         and whether PUT /client-property-values/{id} exists, are UNCONFIRMED. When the plan names the
         current value row (`Change.key`, digits, not the client key) PUT updates that row in place; a
-        404/405 switches to POST for the rest of the run. POST is right under both behaviours: an
-        upsert updates the row, a duplicate is the newest row, and the newest row wins on extraction.
+        404/405 switches to POST for the rest of the run (`ClientPropertyValues` decides). POST is right
+        under both behaviours: an upsert updates the row, a duplicate is the newest row, and the newest
+        row wins on extraction.
         """
         client_id = self._client_id(change.client_key or change.payload.get("client_id", ""))
         property_id = change.ref or change.payload.get("client_property_id", "")
@@ -443,30 +443,11 @@ class _Loader:
         row_id = change.key if change.key.isdigit() and change.key != change.client_key else ""
         values = self.bm.client_property_values
 
-        def post() -> dict[str, str]:
-            # The resource's landed check (client, property, value) covers a lost answer.
-            data = {"client_id": client_id, "client_property_id": property_id, "value": value}
-            return values.new(data).save().data
-
         def send() -> dict[str, str]:
-            if not row_id or self.pv_put is False:
-                return post()
-            try:
-                body = values.record_call(
-                    "PUT",
-                    f"{values.path}/{row_id}",
-                    what=f"{values.singular} {row_id}",
-                    json={values.singular: {"value": value}},
-                    expect=200,
-                )
-            except ApiError as exc:
-                if exc.status not in (404, 405):
-                    raise
-                log.info("PUT %s/%s answered %s; setting values with POST", values.path, row_id, exc.status)
-                self.pv_put = False
-                return post()
-            self.pv_put = True
-            return values.record_of(body, "PUT", values.path) if body else {"id": row_id, "value": value}
+            # With the row's id the resource updates it in place where PUT exists, else (once told by a
+            # 404/405) POSTs on the row's client and property; its landed check covers a lost answer.
+            data = {"client_id": client_id, "client_property_id": property_id, "value": value}
+            return values.new({"id": row_id, **data} if row_id else data).save().data
 
         return self._send(change, client_id, send)
 

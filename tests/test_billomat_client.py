@@ -266,7 +266,7 @@ def test_a_400_for_another_reason_does_not_unpin_the_order(requests_mock: Any, b
     # billomat-api.md §4.2: contacts without client_id may be refused whatever the order.
     requests_mock.get(f"{BASE}/contacts", status_code=400, json={"errors": {"error": "client_id is missing"}})
     with pytest.raises(RejectedError, match="client_id is missing"):
-        bm.contacts.list()
+        list(bm.contacts.iter_records())  # the bare listing: contacts.list() would go per client
     assert requests_mock.call_count == 2  # once pinned, once without order_by
     assert bm.contacts.order_accepted is None  # still unknown: the 400 was not about the order
 
@@ -461,19 +461,69 @@ def test_delete_without_an_id_is_refused_before_any_request(bm: Billomat) -> Non
         bm.clients.new({"name": "x"}).delete()
 
 
-def test_a_property_value_is_always_set_with_post(requests_mock: Any, bm: Billomat) -> None:
-    answer = {
-        "client-property-value": {"id": "9672334", "client_id": "7", "client_property_id": "11", "value": "B"}
-    }
-    requests_mock.post(f"{BASE}/client-property-values", status_code=201, json=answer)
-    value = bm.client_property_values.new(
-        {"id": "9672334", "client_id": "7", "client_property_id": "11", "value": "B"}
-    )
-    assert isinstance(value.save(), ClientPropertyValue)
-    assert requests_mock.last_request.method == "POST"
+PV_ROW = {"id": "9672334", "client_id": "7", "client_property_id": "11", "value": "B"}
+
+
+def test_a_property_value_with_an_id_is_updated_by_put_with_its_value_only(
+    requests_mock: Any, bm: Billomat
+) -> None:
+    answer = {"client-property-value": {**PV_ROW, "value": "ext-12345"}}
+    requests_mock.put(f"{BASE}/client-property-values/9672334", json=answer)
+    value = bm.client_property_values.new({"id": 9672334, "value": "ext-12345"}).save()
+    assert isinstance(value, ClientPropertyValue) and value.data["client_id"] == "7"
+    assert requests_mock.call_count == 1
+    assert requests_mock.last_request.json() == {"client-property-value": {"value": "ext-12345"}}
+    assert bm.client_property_values.put_accepted is True
+
+
+def test_without_put_a_property_value_is_set_by_post_on_its_client_and_property(
+    requests_mock: Any, bm: Billomat
+) -> None:
+    # billomat-api.md §4.4: officially no PUT; the row's client and property are read by id, then POSTed.
+    requests_mock.put(f"{BASE}/client-property-values/9672334", status_code=405, json={"errors": {"error": "x"}})
+    requests_mock.get(f"{BASE}/client-property-values/9672334", json={"client-property-value": PV_ROW})
+    posted = {"client-property-value": {**PV_ROW, "value": "ext-12345"}}
+    requests_mock.post(f"{BASE}/client-property-values", status_code=201, json=posted)
+    values = bm.client_property_values
+    assert values.new({"id": "9672334", "value": "ext-12345"}).save().data["value"] == "ext-12345"
     assert requests_mock.last_request.json() == {
-        "client-property-value": {"client_id": "7", "client_property_id": "11", "value": "B"}
+        "client-property-value": {"client_id": "7", "client_property_id": "11", "value": "ext-12345"}
     }
+    assert values.put_accepted is False
+    requests_mock.reset_mock()
+    values.new({**PV_ROW, "value": "C"}).save()  # client and property known: no GET, and no PUT again
+    assert [r.method for r in requests_mock.request_history] == ["POST"]
+
+
+def test_a_put_404_on_a_row_that_exists_switches_to_post(requests_mock: Any, bm: Billomat) -> None:
+    requests_mock.put(f"{BASE}/client-property-values/9672334", status_code=404, json={"errors": {"error": "x"}})
+    requests_mock.get(f"{BASE}/client-property-values/9672334", json={"client-property-value": PV_ROW})
+    requests_mock.post(f"{BASE}/client-property-values", status_code=201, json={"client-property-value": PV_ROW})
+    bm.client_property_values.new({"id": "9672334", "value": "B"}).save()
+    assert [r.method for r in requests_mock.request_history] == ["PUT", "GET", "POST"]
+
+
+def test_a_put_404_on_a_row_that_is_gone_is_not_found_and_posts_nothing(
+    requests_mock: Any, bm: Billomat
+) -> None:
+    gone = {"errors": {"error": "Row not found"}}
+    requests_mock.put(f"{BASE}/client-property-values/9672334", status_code=404, json=gone)
+    requests_mock.get(f"{BASE}/client-property-values/9672334", status_code=404, json=gone)
+    with pytest.raises(NotFoundError):
+        bm.client_property_values.new({"id": "9672334", "value": "B"}).save()
+    assert [r.method for r in requests_mock.request_history] == ["PUT", "GET"]
+    assert bm.client_property_values.put_accepted is None  # the call was not to blame
+
+
+def test_without_delete_a_property_value_is_deleted_by_setting_it_empty(requests_mock: Any, bm: Billomat) -> None:
+    requests_mock.delete(f"{BASE}/client-property-values/9672334", status_code=405, json={"errors": {"error": "x"}})
+    requests_mock.get(f"{BASE}/client-property-values/9672334", json={"client-property-value": PV_ROW})
+    requests_mock.post(f"{BASE}/client-property-values", status_code=201, json={"client-property-value": PV_ROW})
+    bm.client_property_values.new({"id": "9672334"}).delete()
+    assert requests_mock.last_request.json() == {
+        "client-property-value": {"client_id": "7", "client_property_id": "11", "value": ""}
+    }
+    assert bm.client_property_values.delete_accepted is False
 
 
 def test_a_property_value_set_whose_answer_was_lost_is_checked_before_setting_again(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -84,6 +84,17 @@ def unwrap_items(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [value] if value else []  # an empty object is no record (XML <client/> of an empty page)
     return []
+
+
+def query_filters(given: Mapping[Any, Any] | None, keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """`where({"client_number": "KD2"})` and `where(client_number="KD2")` as one dict (keywords win).
+
+    The seed's Ruby gem passes one hash (`where({"client_number": "KD2"})`, `where('client_id' => 7)`);
+    Python users write keywords. A name that is no identifier (`client-id`) only fits the dict form.
+    """
+    if given is not None and not isinstance(given, Mapping):
+        raise TypeError(f"filters must be a dict or keyword arguments, not {type(given).__name__}")
+    return {**{str(k): v for k, v in (given or {}).items()}, **keywords}
 
 
 def walk_pages(

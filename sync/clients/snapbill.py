@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 import requests
 
 from sync.clients.base import Landed, RequestHook, Transport
-from sync.clients.paging import MAX_PAGES, Page
+from sync.clients.paging import MAX_PAGES, Page, query_filters
 from sync.clients.retry import DEFAULT_MAX_ATTEMPTS, RetryHook
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import ConfigError, NotFoundError, ProtocolError, RejectedError
@@ -218,13 +218,15 @@ class Model:
 
     Custom fields live in `.data["data"]` (also `.custom`). Set values with `model["company"] = ...` or
     `model.custom["vat_number"] = ...`; `save()` sends only writable parameters (and, for a record
-    that exists, only those that changed since it was loaded).
+    read from the API, only those that changed since; a model made by `new({"id": ..., ...})` sends
+    every writable parameter it was given, as the seed's update by id does).
     """
 
     def __init__(self, resource: Resource[Any], data: Mapping[str, Any] | None = None) -> None:
         self.resource = resource
         self.data: dict[str, Any] = {}
-        self._loaded: dict[str, str] = {}
+        # The parameters as last read from the API; None: nothing read (every parameter given is a change).
+        self._loaded: dict[str, str] | None = None
         self.load(data or {})
 
     @property
@@ -271,6 +273,8 @@ class Model:
         now = self.params()
         if not self.id:
             return {k: v for k, v in now.items() if v != ""}
+        if self._loaded is None:
+            return now
         return {k: v for k, v in now.items() if self._loaded.get(k, "") != v}
 
     def save(self, *, landed: Callable[[], Model | None] | None = None) -> Self:
@@ -334,6 +338,12 @@ class Resource(Generic[M]):
             custom[key[len(DATA_PREFIX) :]] = record.pop(key)
         if custom:
             record["data"] = custom
+        model = self.model(self, record)
+        model._loaded = None  # the caller's data, not an answer: all of it is to be sent on save
+        return model  # type: ignore[return-value]
+
+    def from_api(self, record: Mapping[str, Any]) -> M:
+        """A model of a record as the API returned it (a later save sends only what changed since)."""
         return self.model(self, record)  # type: ignore[return-value]
 
     def params_of(self, record: Mapping[str, Any]) -> dict[str, str]:
@@ -356,7 +366,7 @@ class Resource(Generic[M]):
     def find(self, id: int | str) -> M:
         """`POST <class>/<id>/get.json` (an empty body); NotFoundError when there is no such record."""
         body = self.api.call(f"{self.cls}/{id}/get", {}, idempotent=True)
-        return self.new(self.item_of(body, f"{self.cls}/{id}/get"))
+        return self.from_api(self.item_of(body, f"{self.cls}/{id}/get"))
 
     def paged_list(self, page: int = 1, per_page: int = PAGE_PER_PAGE, **filters: Any) -> Page[M]:
         """One page: Page(data=[models], paging=SnapBillPaging(page, per_page, numpages))."""
@@ -364,7 +374,7 @@ class Resource(Generic[M]):
         path = f"{self.cls}/list"
         body = self.api.call(path, params, idempotent=True)
         items, paging = self.list_of(body, path, page=page, per_page=per_page)
-        return Page([self.new(item) for item in items], paging)  # type: ignore[arg-type]
+        return Page([self.from_api(item) for item in items], paging)  # type: ignore[arg-type]
 
     def iter_pages(self, per_page: int = LIST_PER_PAGE, **filters: Any) -> Iterator[builtins.list[M]]:
         """Each page's models in turn, `page` 1..`numpages` (snapbill-api.md §1: loop until page >= numpages)."""
@@ -391,17 +401,19 @@ class Resource(Generic[M]):
             previous = keys
             number += 1
 
-    def list(self, **filters: Any) -> builtins.list[M]:
-        """Every record (all pages, perpage=100); a record seen twice while paging is kept once."""
+    def list(self, page: int | None = None, per_page: int | None = None, **filters: Any) -> builtins.list[M]:
+        """Every record (all pages, perpage=100; a record seen twice is kept once), or one page's with `page`."""
+        if page is not None:
+            return self.paged_list(page, per_page or PAGE_PER_PAGE, **filters).data
         records: dict[str, M] = {}
-        for models in self.iter_pages(LIST_PER_PAGE, **filters):
+        for models in self.iter_pages(per_page or LIST_PER_PAGE, **filters):
             for model in models:
                 records[model.id or f"#{len(records)}"] = model
         return builtins.list(records.values())
 
-    def where(self, **filters: Any) -> builtins.list[M]:
-        """Every record matching the filters (all pages), e.g. `email=...`, `query=...`."""
-        return self.list(**filters)
+    def where(self, filters: Mapping[str, Any] | None = None, /, **keywords: Any) -> builtins.list[M]:
+        """Every record matching the filters (all pages): `where(email=...)`, `where({"query": ...})`."""
+        return self.list(**query_filters(filters, keywords))
 
     # -- writes -------------------------------------------------------------------------------------
 
@@ -410,7 +422,7 @@ class Resource(Generic[M]):
         check = self._wrap_landed(landed) if landed is not None else None
         path = f"{self.cls}/add"
         body = self.api.call(path, params, landed=check, retry=check is not None)
-        return self.new(self.item_of(body, path))
+        return self.from_api(self.item_of(body, path))
 
     def update(self, id: int | str, params: Mapping[str, Any]) -> M | None:
         """`POST <class>/<id>/update.json` with only `params`; the updated object (§1: it is in the answer)."""
@@ -418,7 +430,7 @@ class Resource(Generic[M]):
         # Sending the same update twice gives the same record: safe to retry after a lost answer.
         body = self.api.call(path, params, idempotent=True)
         record = _object_of(body, self.cls)
-        return None if record is None else self.new(record)
+        return None if record is None else self.from_api(record)
 
     def delete(self, id: int | str) -> None:
         """`POST <class>/<id>/delete.json` (a soft delete: state `dead`, §3)."""
