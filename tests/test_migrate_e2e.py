@@ -314,6 +314,11 @@ def test_wrong_snapbill_password_is_one_line_and_exit_2(tmp_path: Path) -> None:
         env = env_for(emu) | {"SNAPBILL_PASSWORD": "wrong-password"}
         result = run_cli(["migrate", "--to", "snapbill", "--state", str(tmp_path / "s"), "--no-progress"], env)
         assert result.code == 2 and "401" in result.text and "Traceback" not in result.text
+        assert f"SnapBill refused the login of user 'demo' at {emu.snapbill_url}: check SNAPBILL_USER and " \
+            "SNAPBILL_PASSWORD" in result.err
+        assert "wrong-password" not in result.text and SNAP_PASSWORD not in result.text
+        checked = run_cli(["check", "--no-progress"], env)
+        assert checked.code == 2 and "SnapBill refused the login of user 'demo'" in checked.err
         missing = run_cli(["migrate", "--to", "snapbill", "--no-progress"], billomat_env(emu.billomat_url))
         assert missing.code == 2 and "SNAPBILL_USER" in missing.text
 

@@ -229,7 +229,8 @@ def _unused_port() -> int:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("wrong_key", "API key"),
+        ("wrong_key", "API key was refused by Billomat account at http://127.0.0.1:"),
+        ("wrong_key", "check BILLOMAT_API_KEY and BILLOMAT_BASE_URL"),
         ("unknown_account", "account"),
         ("unreachable", "127.0.0.1"),
         ("html_502", "502"),

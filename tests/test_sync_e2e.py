@@ -282,3 +282,18 @@ def test_the_backup_is_the_workbook_from_before_the_run_also_when_it_is_written_
     assert created["id"] in kunden(path)  # the second write: the new id
     assert kunden(path)["1005"]["Ort"] == "Görlitz"
     assert (tmp_path / "kunden.bak.xlsx").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["sync", "plan", "push"])
+def test_a_wrong_api_key_names_billomat_api_key_and_the_account_like_check(emu, tmp_path, command):
+    path = pulled(emu, tmp_path)
+    env = billomat_env(emu.billomat_url, key="not-the-right-key")
+    result = run_cli([command, "--sheet", str(path), "--no-progress"], env)
+    checked = run_cli(["check", "--no-progress"], env)
+    assert result.code == 2 and checked.code == 2, result.text + checked.text
+    assert "Traceback" not in result.text
+    error = [line for line in result.err.splitlines() if line.startswith("billsync: error:")]
+    assert len(error) == 1, result.err
+    said = error[0].split(" -> HTTP 401: ", 1)[-1]
+    assert said == f"the API key was refused by Billomat account at {emu.billomat_url}: check BILLOMAT_API_KEY and BILLOMAT_BASE_URL"
+    assert said in checked.err  # one wording, the same as `check`
