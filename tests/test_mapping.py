@@ -396,19 +396,28 @@ def test_several_problems_reported_at_once() -> None:
     # In file order, so the list reads top to bottom.
     lines = [int(m.group(1)) for p in problems for m in [re.search(r"\(line (\d+)\)", p)] if m]
     assert lines == sorted(lines) and lines[0] == 1
-    assert "(+" not in str(info.value)  # five fit into the one-line message
+    assert len(str(info.value).splitlines()) == 1 + 5  # the file, then each problem on its own line
 
 
-def test_many_problems_are_summarised_in_the_message() -> None:
+def test_many_problems_are_all_in_the_message_one_per_line() -> None:
     text = VALID
     for field in ("name", "zip"):
         text = text.replace(f"{{field: {field},", f"{{field: {field}x,")
     text = text.replace("version: 1", "version: 9").replace('separator: ";"', 'separator: "|"')
     text = text.replace("sheet: Kontakte", "sheet: 'K:K'").replace("Schlagwörter", "''")
     with pytest.raises(MappingError) as info:
-        mapping_from_text(text)
-    assert len(info.value.problems) > 5
-    assert f"(+{len(info.value.problems) - 5} more)" in str(info.value)
+        mapping_from_text(text, source="m.yaml")
+    problems = info.value.problems
+    assert len(problems) > 5
+    assert str(info.value).splitlines() == [f"m.yaml: {len(problems)} problems:", *(f"  {p}" for p in problems)]
+    assert "more)" not in str(info.value)
+
+
+def test_a_single_problem_is_one_line_naming_the_file() -> None:
+    with pytest.raises(MappingError) as info:
+        mapping_from_text(VALID.replace("version: 1", "version: 9"), source="m.yaml")
+    assert str(info.value) == f"m.yaml: {info.value.problems[0]}"
+    assert "\n" not in str(info.value)
 
 
 def test_shipped_mapping_loads() -> None:
@@ -477,7 +486,7 @@ def test_load_mapping_reports_file_problems(tmp_path: Path) -> None:
         load_mapping(latin)
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nsheets: [\n", encoding="utf-8")
-    with pytest.raises(MappingError, match=r"broken\.yaml: 1 problem\(s\): line \d+: not valid YAML"):
+    with pytest.raises(MappingError, match=r"broken\.yaml: line \d+: not valid YAML"):
         load_mapping(broken)
 
 
