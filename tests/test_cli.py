@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 
 from sync.cli import build_parser, main
 from sync.commands import COMMANDS
 from sync.errors import MappingError
-from tests.e2e import REPO, run_cli
+from tests.e2e import REPO, run_cli, umask
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -97,3 +99,10 @@ def test_a_mapping_with_three_problems_shows_all_three_under_debug(tmp_path):
     with pytest.raises(MappingError) as info:
         run_cli(["--config", str(config), "--debug", "check"], env={})
     assert len(str(info.value).splitlines()) == 4 and "more)" not in str(info.value)
+
+
+def test_a_log_file_billsync_creates_is_readable_only_by_its_owner(tmp_path):
+    log = tmp_path / "billsync.log"
+    with umask(0):
+        run_cli(["--log-file", str(log), "check"], env={})
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600

@@ -22,7 +22,7 @@ from sync.emulator import (
 )
 from sync.errors import NetworkError
 from sync.snapbill_mapping import load_snapbill_mapping, split_emails
-from tests.e2e import API_KEY, REPO, billomat_env, files_containing, run_cli
+from tests.e2e import API_KEY, REPO, assert_private, billomat_env, files_containing, run_cli, umask
 
 pytestmark = pytest.mark.e2e
 
@@ -342,3 +342,11 @@ def test_every_snapbill_write_is_journalled_before_and_after(tmp_path: Path) -> 
     assert updates[1]["record_id"] and "data-public_city" in json.dumps(updates[0]["fields"])
     text = (tmp_path / "state" / "journal.jsonl").read_text()
     assert SNAP_PASSWORD not in text and API_KEY not in text
+
+
+def test_migrate_state_files_are_readable_only_by_their_owner_whatever_the_umask(tmp_path: Path) -> None:
+    emu = serve()
+    with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
+        result = migrate(emu, tmp_path)
+    assert result.code == 0, result.text
+    assert_private(tmp_path / "state", "snapbill_ids.json", "journal.jsonl", "lock")
