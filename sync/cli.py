@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sync import __version__
+from sync.atomic import new_file_opener
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, BillsyncError
 from sync.progress import LOG, RedactingFilter, Redactor, Reporter
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
     # Every secret we could ever hold is masked in all output from the start (SPEC §3).
     redact.add(*(env.get(name, "") for name in commands.SECRET_VARIABLES))
     try:
-        log = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115
+        log = open(args.log_file, "a", encoding="utf-8", opener=new_file_opener) if args.log_file else None  # noqa: SIM115
     except OSError as exc:
         print(f"billsync: error: --log-file {args.log_file}: cannot open ({exc.strerror})", file=runtime.err or sys.stderr)
         return EXIT_FATAL

@@ -12,7 +12,7 @@ EXIT_INTERRUPTED = 130
 
 
 class BillsyncError(Exception):
-    """Base class for expected failures; the CLI prints str(exc) on one line and exits with exit_code."""
+    """Base class for expected failures; the CLI prints str(exc) (a list: one item a line), exits with exit_code."""
 
     exit_code: int = EXIT_FATAL
 
@@ -22,14 +22,21 @@ class ConfigError(BillsyncError):
 
 
 class MappingError(BillsyncError):
-    """A mapping file is invalid; .problems lists every problem with its place in the YAML."""
+    """A mapping file is invalid; .problems lists every problem with its place in the YAML.
+
+    The message names the file and shows every problem, one per line: whoever fixes the file
+    should see all of them at once, not the first few and a count of the rest.
+    """
 
     def __init__(self, path: Path | str, problems: list[str]) -> None:
         self.path = str(path)
         self.problems = list(problems)
-        lines = "; ".join(self.problems[:5])
-        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(f"{self.path}: {len(self.problems)} problem(s): {lines}{more}")
+        if len(self.problems) == 1:
+            message = f"{self.path}: {self.problems[0]}"
+        else:
+            lines = "".join(f"\n  {problem}" for problem in self.problems)
+            message = f"{self.path}: {len(self.problems)} problems:{lines}"
+        super().__init__(message)
 
 
 class WorkbookError(BillsyncError):

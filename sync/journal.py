@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sync.atomic import open_private, private_dir
 from sync.errors import StateError
 from sync.plan import Change
 
@@ -219,10 +220,10 @@ class Journal:
 
     def _append_raw(self, data: bytes) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             # O_APPEND: one write() per line, so a line is never interleaved with another; fsync so a
             # `pending` line is on disk before its request leaves (SPEC §5: a crash loses nothing).
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, data)
                 os.fsync(fd)

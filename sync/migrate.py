@@ -182,7 +182,8 @@ class IdMap:
             return
         doc = {"format": ID_MAP_FORMAT, "account": self.account, "clients": self.entries}
         try:
-            atomic_write_bytes(self.path, json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode())
+            data = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode()
+            atomic_write_bytes(self.path, data, private=True)  # a state file (SPEC §6)
         except OSError as exc:
             raise StateError(f"{self.path}: cannot write the SnapBill id map ({exc.strerror or exc})") from None
         self._dirty = False

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.atomic import atomic_path
+from sync.atomic import atomic_path, open_private, private_dir
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import LockedError, StateError
 from sync.frames import RESOURCES, AccountFrames
@@ -43,7 +43,7 @@ def state_dir_for(workbook: Path, override: Path | str | None = None) -> Path:
 
 
 class StateDir:
-    """One state directory; created on first write, never half-written."""
+    """One state directory; created on first write (0700, its files 0600), never half-written."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -58,7 +58,7 @@ class StateDir:
         self._ensure()
         meta = {**meta, "format": SNAPSHOT_FORMAT, "counts": frames.counts()}
         with (
-            atomic_path(self.snapshot_path) as tmp,
+            atomic_path(self.snapshot_path, private=True) as tmp,
             zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
         ):
             zf.writestr("meta.json", json.dumps(meta, ensure_ascii=False, indent=2))
@@ -86,7 +86,8 @@ class StateDir:
         """Hold the run lock; wait up to `wait` seconds for another run, then refuse with LockedError."""
         self._ensure()
         lock_path = self.path / LOCK
-        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        # held for the whole run; 0600 like every state file
+        handle = open(open_private(lock_path, os.O_RDWR | os.O_APPEND), "a+", encoding="utf-8")  # noqa: SIM115
         try:
             deadline = clock.now() + wait
             while True:
@@ -113,7 +114,7 @@ class StateDir:
 
     def _ensure(self) -> None:
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path)  # SPEC §6: customer data, readable only by its owner
         except OSError as exc:
             raise StateError(f"{self.path}: cannot create the state directory ({exc.strerror})") from None
 

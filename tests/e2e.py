@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +76,30 @@ def files_containing(root: Path, needle: str) -> list[Path]:
                 if any(raw in zf.read(name) for name in zf.namelist()):
                     hits.append(path)
     return hits
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """Run the block under this umask (process-wide), e.g. 0 to prove billsync sets modes itself."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def modes(root: Path) -> dict[str, int]:
+    """Permission bits of `root` (".") and of everything below it, by path relative to `root`."""
+    found = {".": stat.S_IMODE(root.stat().st_mode)}
+    found.update({str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in sorted(root.rglob("*"))})
+    return found
+
+
+def assert_private(state: Path, *expected_files: str) -> None:
+    """SPEC §6: the state folder is 0700, every file and folder in it readable only by its owner."""
+    found = modes(state)
+    assert found["."] == 0o700, {k: oct(v) for k, v in found.items()}
+    for name in expected_files:
+        assert name in found, sorted(found)
+    wrong = {k: oct(v) for k, v in found.items() if k != "." and v != (0o700 if (state / k).is_dir() else 0o600)}
+    assert not wrong, wrong

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 
 from sync.cli import build_parser, main
 from sync.commands import COMMANDS
-from tests.e2e import REPO, run_cli
+from sync.errors import MappingError
+from tests.e2e import REPO, run_cli, umask
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -66,3 +69,40 @@ def test_unwritable_log_file_is_one_line_and_exit_2(tmp_path):
 def test_global_options_mean_the_same_before_and_after_the_command(argv):
     args = build_parser().parse_args(argv)
     assert args.config == "x.yaml" and args.verbose is True and args.quiet is False and args.state is None
+
+
+def _three_problem_mapping(tmp_path):  # noqa: ANN001, ANN202
+    """billsync.yaml pointing at a copy of the shipped mapping with three mistakes in it."""
+    text = (REPO / "mappings" / "billomat.yaml").read_text(encoding="utf-8")
+    text = text.replace("field: city,", "field: cty,", 1).replace("type: bool}", "type: boolean}", 1)
+    text = text.replace("deleted_rows: clear", "deleted_rows: hide", 1)
+    (tmp_path / "kaputt.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "billsync.yaml").write_text("mapping: kaputt.yaml\n", encoding="utf-8")
+    return tmp_path / "billsync.yaml", tmp_path / "kaputt.yaml"
+
+
+@pytest.mark.parametrize("flags", [[], ["-v"]])
+def test_a_mapping_with_three_problems_prints_each_on_its_own_line(tmp_path, flags):
+    config, broken = _three_problem_mapping(tmp_path)
+    result = run_cli(["--config", str(config), *flags, "check"], env={})
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert lines[0] == f"billsync: error: {broken}: 3 problems:"
+    assert len(lines) == 4 and "more)" not in result.err
+    # each problem on its own line, with its YAML place and line, in file order
+    assert all(line.startswith("  sheets.clients.") and "(line " in line for line in lines[1:])
+    assert ["'hide'" in lines[1], "'cty'" in lines[2], "'boolean'" in lines[3]] == [True, True, True]
+
+
+def test_a_mapping_with_three_problems_shows_all_three_under_debug(tmp_path):
+    config, _broken = _three_problem_mapping(tmp_path)
+    with pytest.raises(MappingError) as info:
+        run_cli(["--config", str(config), "--debug", "check"], env={})
+    assert len(str(info.value).splitlines()) == 4 and "more)" not in str(info.value)
+
+
+def test_a_log_file_billsync_creates_is_readable_only_by_its_owner(tmp_path):
+    log = tmp_path / "billsync.log"
+    with umask(0):
+        run_cli(["--log-file", str(log), "check"], env={})
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600

@@ -396,19 +396,28 @@ def test_several_problems_reported_at_once() -> None:
     # In file order, so the list reads top to bottom.
     lines = [int(m.group(1)) for p in problems for m in [re.search(r"\(line (\d+)\)", p)] if m]
     assert lines == sorted(lines) and lines[0] == 1
-    assert "(+" not in str(info.value)  # five fit into the one-line message
+    assert len(str(info.value).splitlines()) == 1 + 5  # the file, then each problem on its own line
 
 
-def test_many_problems_are_summarised_in_the_message() -> None:
+def test_many_problems_are_all_in_the_message_one_per_line() -> None:
     text = VALID
     for field in ("name", "zip"):
         text = text.replace(f"{{field: {field},", f"{{field: {field}x,")
     text = text.replace("version: 1", "version: 9").replace('separator: ";"', 'separator: "|"')
     text = text.replace("sheet: Kontakte", "sheet: 'K:K'").replace("Schlagwörter", "''")
     with pytest.raises(MappingError) as info:
-        mapping_from_text(text)
-    assert len(info.value.problems) > 5
-    assert f"(+{len(info.value.problems) - 5} more)" in str(info.value)
+        mapping_from_text(text, source="m.yaml")
+    problems = info.value.problems
+    assert len(problems) > 5
+    assert str(info.value).splitlines() == [f"m.yaml: {len(problems)} problems:", *(f"  {p}" for p in problems)]
+    assert "more)" not in str(info.value)
+
+
+def test_a_single_problem_is_one_line_naming_the_file() -> None:
+    with pytest.raises(MappingError) as info:
+        mapping_from_text(VALID.replace("version: 1", "version: 9"), source="m.yaml")
+    assert str(info.value) == f"m.yaml: {info.value.problems[0]}"
+    assert "\n" not in str(info.value)
 
 
 def test_shipped_mapping_loads() -> None:
@@ -477,7 +486,7 @@ def test_load_mapping_reports_file_problems(tmp_path: Path) -> None:
         load_mapping(latin)
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nsheets: [\n", encoding="utf-8")
-    with pytest.raises(MappingError, match=r"broken\.yaml: 1 problem\(s\): line \d+: not valid YAML"):
+    with pytest.raises(MappingError, match=r"broken\.yaml: line \d+: not valid YAML"):
         load_mapping(broken)
 
 
@@ -541,3 +550,51 @@ def test_deleted_rows_says_what_the_sync_does_with_rows_deleted_in_billomat() ->
     assert load_mapping(SHIPPED).sheets["contacts"].deleted_rows == "clear"
     with pytest.raises(MappingError, match=r"sheets\.clients\.deleted_rows .*'hide' is not one of: clear, mark"):
         mapping_from_text(text.replace("deleted_rows: mark", "deleted_rows: hide"))
+
+
+# reference/billomat-api.md §4.1 "Writable fields (create table; PUT takes the same)", row by row.
+REFERENCE_WRITABLE_CLIENT_FIELDS = (
+    "archived", "number_pre", "number", "number_length", "name", "street", "zip", "city", "state",
+    "country_code", "first_name", "last_name", "salutation", "phone", "fax", "mobile", "email", "www",
+    "tax_number", "vat_number", "bank_account_number", "bank_account_owner", "bank_number", "bank_name",
+    "bank_swift", "bank_iban", "sepa_mandate", "sepa_mandate_date", "locale", "tax_rule", "net_gross",
+    "default_payment_types", "note", "reduction", "discount_rate_type", "discount_days_type", "due_days_type",
+    "reminder_due_days_type", "offer_validity_days_type", "discount_rate", "discount_days", "due_days",
+    "reminder_due_days", "offer_validity_days", "currency_code", "price_group", "debitor_account_number",
+    "dunning_run",
+)  # fmt: skip
+# reference/billomat-api.md §4.2 "Create fields" (PUT takes the same params); client_id is the link.
+REFERENCE_WRITABLE_CONTACT_FIELDS = (
+    "client_id", "label", "name", "street", "zip", "city", "state", "country_code", "first_name",
+    "last_name", "salutation", "phone", "fax", "mobile", "email", "www",
+)  # fmt: skip
+# A left-out column in the shipped mapping: a comment that is exactly the YAML line which adds it.
+LEFT_OUT = re.compile(r"^(?P<indent> *)# (?P<line>- \{field: (?P<field>\w+),.*)$", re.MULTILINE)
+
+
+def test_the_field_catalogue_marks_exactly_the_reference_fields_writable() -> None:
+    assert {f for f, spec in CLIENT_FIELDS.items() if spec.writable} == set(REFERENCE_WRITABLE_CLIENT_FIELDS)
+    assert {f for f, spec in CONTACT_FIELDS.items() if spec.writable} == set(REFERENCE_WRITABLE_CONTACT_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("resource", "writable"),
+    [("clients", REFERENCE_WRITABLE_CLIENT_FIELDS), ("contacts", REFERENCE_WRITABLE_CONTACT_FIELDS)],
+)
+def test_every_writable_field_has_a_column_or_a_commented_line_that_adds_it(resource, writable) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    shown = {c.field for c in load_mapping(SHIPPED).sheets[resource].columns}
+    # Each sheet's part of the file: the left-out lines of the clients sheet are not the contacts'.
+    part = text.split("\n  contacts:\n")[0 if resource == "clients" else 1]
+    left_out = {m["field"] for m in LEFT_OUT.finditer(part)}
+    assert not shown & left_out, "a field is both a column and left out"
+    assert set(writable) - shown - left_out == set()
+    # The comment says: delete the "# " in front of the line. Doing so for all of them gives a mapping
+    # that loads and shows every writable field.
+    uncommented = LEFT_OUT.sub(lambda m: f"{m['indent']}{m['line']}", text)
+    assert {c.field for c in mapping_from_text(uncommented).sheets[resource].columns} >= set(writable)
+
+
+def test_currency_code_is_a_column_as_the_snapbill_mapping_migrates_it() -> None:
+    column = load_mapping(SHIPPED).sheets["clients"].column("currency_code")
+    assert column.header == "Währung" and not column.read_only

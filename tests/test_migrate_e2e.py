@@ -22,7 +22,7 @@ from sync.emulator import (
 )
 from sync.errors import NetworkError
 from sync.snapbill_mapping import load_snapbill_mapping, split_emails
-from tests.e2e import API_KEY, REPO, billomat_env, files_containing, run_cli
+from tests.e2e import API_KEY, REPO, assert_private, billomat_env, files_containing, run_cli, umask
 
 pytestmark = pytest.mark.e2e
 
@@ -220,7 +220,11 @@ def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path
             assert "tag: " in (by_id[client_id][6] or "")
         for client_id in contacts:
             assert "contact: " in (by_id[client_id][6] or "")
-        assert "field tax_number: 231/123/45678" in by_id["1029"][6]  # SnapBill defines no such field
+        # the sample SnapBill account defines data-tax_number: migrated, not listed (test_migrate.py pins
+        # the report of an account without the field)
+        assert "tax_number" not in (by_id["1029"][6] or "")
+        assert next(c for c in emu.snapbill_state.clients if c["number"] == by_id["1029"][2])["data"]["tax_number"] \
+            == "231/123/45678"
         detail = list(wb["Nicht übernommen"].iter_rows(values_only=True))
         assert detail[0] == ("Billomat-ID", "Kundennummer", "Was", "Wert")
         assert len(detail) > 30
@@ -314,6 +318,11 @@ def test_wrong_snapbill_password_is_one_line_and_exit_2(tmp_path: Path) -> None:
         env = env_for(emu) | {"SNAPBILL_PASSWORD": "wrong-password"}
         result = run_cli(["migrate", "--to", "snapbill", "--state", str(tmp_path / "s"), "--no-progress"], env)
         assert result.code == 2 and "401" in result.text and "Traceback" not in result.text
+        assert f"SnapBill refused the login of user 'demo' at {emu.snapbill_url}: check SNAPBILL_USER and " \
+            "SNAPBILL_PASSWORD" in result.err
+        assert "wrong-password" not in result.text and SNAP_PASSWORD not in result.text
+        checked = run_cli(["check", "--no-progress"], env)
+        assert checked.code == 2 and "SnapBill refused the login of user 'demo'" in checked.err
         missing = run_cli(["migrate", "--to", "snapbill", "--no-progress"], billomat_env(emu.billomat_url))
         assert missing.code == 2 and "SNAPBILL_USER" in missing.text
 
@@ -337,3 +346,43 @@ def test_every_snapbill_write_is_journalled_before_and_after(tmp_path: Path) -> 
     assert updates[1]["record_id"] and "data-public_city" in json.dumps(updates[0]["fields"])
     text = (tmp_path / "state" / "journal.jsonl").read_text()
     assert SNAP_PASSWORD not in text and API_KEY not in text
+
+
+def test_migrate_state_files_are_readable_only_by_their_owner_whatever_the_umask(tmp_path: Path) -> None:
+    emu = serve()
+    with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
+        result = migrate(emu, tmp_path)
+    assert result.code == 0, result.text
+    assert_private(tmp_path / "state", "snapbill_ids.json", "journal.jsonl", "lock")
+
+
+def _generated_emulator() -> Emulator:
+    """What `billsync emulator --generate 40` serves (its SnapBill half included); no rate limit, so its
+    clock never waits."""
+    from sync.cli import build_parser
+    from sync.commands.emulator import build_emulator
+
+    args = build_parser().parse_args(["emulator", "--generate", "40", "--port", "0", "--rate-limit", "0",
+                                      "--contacts-bulk", "allow"])
+    return build_emulator(args, API_KEY, SNAP_PASSWORD)
+
+
+@pytest.mark.parametrize("account", ["sample", "generated"])
+def test_the_shipped_snapbill_mapping_fits_the_sample_and_the_generated_account(tmp_path: Path, account: str) -> None:
+    """snapbill-api.md §7: data-billomat_id and data-tax_number are 'only if defined'; the accounts billsync
+    ships for trying the migration define them, so a dry run has nothing to note or warn about."""
+    emu = serve() if account == "sample" else _generated_emulator()
+    with emu.running():
+        result = migrate(emu, tmp_path, "--dry-run")
+        defined = set(emu.snapbill_state.field_keys)
+    assert result.code == 0, result.text
+    assert {rule.data_key for rule in MAPPING.rules if rule.data_key} <= defined
+    assert "defines no field" not in result.text and "warning" not in result.text, result.text
+    assert "custom fields: " in result.out and "data-tax_number" in result.out and "data-billomat_id" in result.out
+
+
+def test_the_demo_migrates_without_a_missing_field_note_or_any_warning(tmp_path: Path) -> None:
+    result = run_cli(["demo", "--out", str(tmp_path / "demo-out")], env={})
+    assert result.code == 0, result.text
+    assert "defines no field" not in result.text
+    assert "warning:" not in result.err, result.err

@@ -16,7 +16,16 @@ from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
 from sync.mapping import load_mapping
 from sync.sheet import read_workbook
-from tests.e2e import API_KEY, REPO, billomat_env, files_containing, run_cli, run_subprocess
+from tests.e2e import (
+    API_KEY,
+    REPO,
+    assert_private,
+    billomat_env,
+    files_containing,
+    run_cli,
+    run_subprocess,
+    umask,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -229,7 +238,8 @@ def _unused_port() -> int:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("wrong_key", "API key"),
+        ("wrong_key", "API key was refused by Billomat account at http://127.0.0.1:"),
+        ("wrong_key", "check BILLOMAT_API_KEY and BILLOMAT_BASE_URL"),
         ("unknown_account", "account"),
         ("unreachable", "127.0.0.1"),
         ("html_502", "502"),
@@ -313,3 +323,13 @@ def test_check_sheet_without_a_pull_checks_the_structure_and_says_so(tmp_path, s
         result = run_cli(["check", "--sheet", str(path)], env)
     assert result.code == 0, result.text
     assert "no pull recorded here yet" in result.out
+
+
+def test_state_files_are_readable_only_by_their_owner_whatever_the_umask(tmp_path, sample_account):
+    emu = serve(sample_account)
+    with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
+        again = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--no-progress"], billomat_env(emu.billomat_url))
+    assert result.code == 0 and again.code == 0, result.text + again.text
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock")
+    assert not [p for p in tmp_path.rglob("*.tmp")]  # no temp file left behind

@@ -43,7 +43,17 @@ from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
 from sync.emulator.billomat import ApiResponse
 from sync.mapping import load_mapping
 from sync.sheet import property_columns
-from tests.e2e import API_KEY, REPO, Result, billomat_env, files_containing, run_cli
+from tests.e2e import (
+    API_KEY,
+    REPO,
+    Result,
+    assert_private,
+    billomat_env,
+    files_containing,
+    modes,
+    run_cli,
+    umask,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -1176,3 +1186,20 @@ def test_push_dry_run_shows_the_plan_and_sends_no_write(tmp_path):
         assert writes(emu, mark) == []
         assert book.read_bytes() == before
         assert emu.state.table("clients")["1003"]["city"] == "Chemnitz"
+
+
+def test_push_keeps_state_private_and_the_backup_as_private_as_the_workbook(tmp_path):
+    emu = serve()
+    with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
+        book_path = pull(emu, tmp_path / "kunden.xlsx")
+        book = Book(book_path)
+        book.set(KUNDEN, "1003", "Ort", "Leipzig")
+        book.add(KUNDEN, {HEADER["name"]: "Neukunde GmbH", HEADER["city"]: "Halle"})  # its id is written back
+        book.save()
+        book_path.chmod(0o640)  # the owner's choice for the workbook
+        result = cli(emu, "push", "--sheet", str(book_path))
+    assert result.code == 0, result.text
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    backup = tmp_path / "kunden.bak.xlsx"
+    assert backup.exists(), result.text
+    assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o640

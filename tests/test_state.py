@@ -10,6 +10,7 @@ from sync.clock import FakeClock
 from sync.errors import LockedError, StateError
 from sync.frames import AccountFrames
 from sync.state import StateDir, state_dir_for
+from tests.e2e import assert_private
 
 HOSTILE = ["00042", "=SUMME(A1)", "Zeile 1\r\nZeile 2", "\tTab", "", "Weißenburger Straße", "nan", "None"]
 
@@ -86,3 +87,18 @@ def test_second_run_waits_then_refuses_with_the_holder(tmp_path):
 def test_state_dir_defaults_beside_the_workbook(tmp_path):
     assert state_dir_for(tmp_path / "kunden.xlsx") == tmp_path.resolve() / ".billsync"
     assert state_dir_for(tmp_path / "k.xlsx", tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_a_state_folder_an_older_version_left_readable_is_narrowed_on_the_next_write(tmp_path):
+    """SPEC §6: 0700 folder, 0600 files, also when the folder and snapshot were made 0755/0644 before."""
+    path = tmp_path / ".billsync"
+    path.mkdir(mode=0o755)
+    path.chmod(0o755)
+    (path / "snapshot.zip").write_bytes(b"old")
+    (path / "snapshot.zip").chmod(0o644)
+    (path / "lock").write_text("")
+    (path / "lock").chmod(0o644)
+    state = StateDir(path)
+    with state.lock(clock=FakeClock()):
+        state.write_snapshot(frames(), {"command": "pull"})
+    assert_private(path, "snapshot.zip", "lock")

@@ -14,7 +14,7 @@ from sync.emulator import Emulator, EmulatorConfig, load_seed
 from sync.mapping import load_mapping
 from sync.sheet import read_workbook
 from sync.state import StateDir
-from tests.e2e import API_KEY, REPO, billomat_env, run_cli
+from tests.e2e import API_KEY, REPO, assert_private, billomat_env, modes, run_cli, umask
 
 pytestmark = pytest.mark.e2e
 
@@ -282,3 +282,30 @@ def test_the_backup_is_the_workbook_from_before_the_run_also_when_it_is_written_
     assert created["id"] in kunden(path)  # the second write: the new id
     assert kunden(path)["1005"]["Ort"] == "Görlitz"
     assert (tmp_path / "kunden.bak.xlsx").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["sync", "plan", "push"])
+def test_a_wrong_api_key_names_billomat_api_key_and_the_account_like_check(emu, tmp_path, command):
+    path = pulled(emu, tmp_path)
+    env = billomat_env(emu.billomat_url, key="not-the-right-key")
+    result = run_cli([command, "--sheet", str(path), "--no-progress"], env)
+    checked = run_cli(["check", "--no-progress"], env)
+    assert result.code == 2 and checked.code == 2, result.text + checked.text
+    assert "Traceback" not in result.text
+    error = [line for line in result.err.splitlines() if line.startswith("billsync: error:")]
+    assert len(error) == 1, result.err
+    said = error[0].split(" -> HTTP 401: ", 1)[-1]
+    assert said == f"the API key was refused by Billomat account at {emu.billomat_url}: check BILLOMAT_API_KEY and BILLOMAT_BASE_URL"
+    assert said in checked.err  # one wording, the same as `check`
+
+
+def test_sync_keeps_state_private_and_the_backup_as_private_as_the_workbook(emu, tmp_path):
+    with umask(0):  # the most permissive umask: every mode must come from billsync
+        path = pulled(emu, tmp_path)
+        path.chmod(0o600)
+        edit(path, "1003", "Ort", "Leipzig")
+        emu.state.update_client("1005", {"email": "neu@praxis-weiss.de"})  # written into the workbook
+        result = sync(emu, path)
+    assert result.code == 0, result.text
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o600

@@ -82,6 +82,7 @@ class Transport:
         on_request: RequestHook | None = None,
         session: requests.Session | None = None,
         network_hint: str = "check the base URL and the network",
+        auth_hint: Callable[[int, str], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -93,6 +94,9 @@ class Transport:
         self.on_retry = on_retry
         self.on_request = on_request
         self.network_hint = network_hint
+        # The API's own client says which login was refused and which variables to check (one wording
+        # for every command, not only `check`); it gets the HTTP status and the API's message.
+        self.auth_hint = auth_hint
         self.budget = RateBudget(clock=clock, reserve=rate_reserve, on_wait=on_wait)
         self.request_count = 0
         auth = {name: str(value) for name, value in (headers or {}).items()}
@@ -291,7 +295,8 @@ class Transport:
         if status >= 500:
             raise ServerError(f"server error: {message}", api_message=message, **where)
         if status in (401, 403):
-            raise AuthError(f"not authorised: {message}", api_message=message, **where)
+            text = self.auth_hint(status, message) if self.auth_hint else f"not authorised: {message}"
+            raise AuthError(text, api_message=message, **where)
         if status == 404:
             # billomat-api.md §1: a wrong subdomain answers 404 "Account not Found".
             if "account not found" in message.lower():

@@ -783,6 +783,7 @@ class Billomat:
             on_request=on_request,
             session=session,
             network_hint="check BILLOMAT_ID / BILLOMAT_BASE_URL and the network",
+            auth_hint=self._key_refused,
         )
         self.clients = Clients(self)
         self.contacts = Contacts(self)
@@ -824,19 +825,6 @@ class Billomat:
         """One cheap call (GET /clients/myself) that says plainly whether account and key are right."""
         try:
             body = self.transport.request("GET", MYSELF)
-        except AuthError as exc:
-            keys = (
-                "BILLOMAT_API_KEY, BILLOMAT_APP_ID and BILLOMAT_APP_SECRET"
-                if self.has_app
-                else "BILLOMAT_API_KEY"
-            )
-            raise AuthError(
-                f"the API key was refused by Billomat account {self._account}: check {keys}",
-                method=exc.method,
-                path=exc.path,
-                status=exc.status,
-                api_message=exc.api_message,
-            ) from exc
         except AccountNotFoundError as exc:
             raise AccountNotFoundError(
                 f"no Billomat account {self._account}: check BILLOMAT_ID (or BILLOMAT_BASE_URL)",
@@ -873,6 +861,13 @@ class Billomat:
             status=error.status,
             api_message=error.api_message,
         )
+
+    def _key_refused(self, status: int, message: str) -> str:
+        """What a 401/403 says on any call: which account refused the key and which variables to check."""
+        keys = "BILLOMAT_API_KEY, BILLOMAT_APP_ID and BILLOMAT_APP_SECRET" if self.has_app else "BILLOMAT_API_KEY"
+        # A key of another account is refused the same way (billomat-api.md §1), so name the account too.
+        where = "BILLOMAT_ID" if self.billomat_id else "BILLOMAT_BASE_URL"
+        return f"the API key was refused by Billomat account {self._account}: check {keys} and {where}"
 
     @property
     def _account(self) -> str:

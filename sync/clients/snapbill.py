@@ -574,6 +574,7 @@ class SnapBill:
             on_request=on_request,
             session=session,
             network_hint="check SNAPBILL_BASE_URL and the network",
+            auth_hint=self._login_refused,
         )
         self.clients = Clients(self)
         self.contacts = Contacts(self)
@@ -615,6 +616,19 @@ class SnapBill:
             idempotent=idempotent,
             retry=retry,
             landed=landed,
+        )
+
+    def _login_refused(self, status: int, message: str) -> str:
+        """What a 401/403 says on any call: SnapBill, the user, and which variables to check."""
+        if status == 403:
+            # snapbill-api.md §1 (Errors): a user's URL-prefix ALLOW/DENY rules deny calls (403?); the login worked.
+            return (
+                f"SnapBill user {self.user!r} at {self.base_url} may not make this call ({message}): "
+                "allow it in the user's API permissions, or use another SNAPBILL_USER"
+            )
+        return (
+            f"SnapBill refused the login of user {self.user!r} at {self.base_url}: "
+            "check SNAPBILL_USER and SNAPBILL_PASSWORD (and SNAPBILL_BASE_URL)"
         )
 
     def check_credentials(self) -> ClientForm:

@@ -53,6 +53,7 @@ def build_emulator(  # noqa: ANN201
         FaultSpec,
         SnapBillConfig,
         generate_account,
+        generate_snapbill_account,
         load_seed,
         load_snapbill_seed,
     )
@@ -71,11 +72,12 @@ def build_emulator(  # noqa: ANN201
             raise ConfigError(f"--seed {seed}: {exc}") from None
     seed_dir = Path(args.seed) if args.seed else SAMPLE_DATA
     snapbill_seed = seed_dir / "snapbill.json"
-    snapbill = SnapBillConfig(
-        user=SNAPBILL_USER,
-        password=snapbill_password,
-        **({"account": load_snapbill_seed(snapbill_seed)} if snapbill_seed.is_file() else {}),
-    )
+    if args.generate and not args.seed:
+        # The generated account's own migration target: every custom field the shipped mapping fills.
+        snapbill_account = generate_snapbill_account()
+    else:
+        snapbill_account = load_snapbill_seed(snapbill_seed) if snapbill_seed.is_file() else None
+    snapbill = SnapBillConfig(user=SNAPBILL_USER, password=snapbill_password, account=snapbill_account)
     return Emulator(
         EmulatorConfig(
             billomat_id=billomat_id,

@@ -31,7 +31,7 @@ reference leaves open, as the emulator makes them:
 
 from sync.emulator.config import EmulatorConfig, LoggedRequest
 from sync.emulator.faults import FaultSpec
-from sync.emulator.generate import generate_account
+from sync.emulator.generate import generate_account, generate_snapbill_account
 from sync.emulator.seed import Account, load_seed
 from sync.emulator.server import Emulator
 from sync.emulator.snapbill_state import SnapBillAccount, SnapBillConfig, SnapBillState, load_snapbill_seed
@@ -49,6 +49,7 @@ __all__ = [
     "SnapBillConfig",
     "SnapBillState",
     "generate_account",
+    "generate_snapbill_account",
     "load_seed",
     "load_snapbill_seed",
 ]

@@ -1,4 +1,5 @@
-"""generate_account(): a large, realistic, deterministic German Billomat account, built fast."""
+"""generate_account(): a large, realistic, deterministic German Billomat account, built fast; and
+generate_snapbill_account(): the empty SnapBill account it is migrated into."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sync.emulator.seed import Account
+from sync.emulator.snapbill_state import DEFAULT_FIELDS, SnapBillAccount
 
 FIRST_IDS = {"client": 100001, "contact": 500001, "property": 1001, "value": 2000001, "tag": 3000001}
 
@@ -225,4 +227,24 @@ def generate_account(
         client_property_values=out_values,
         client_tags=out_tags,
         documents=[str(first_client + n) for n in range(0, clients, 7)],
+    )
+
+
+# snapbill-api.md §7: the traceability and tax number fields a migration from Billomat wants ("only if
+# defined"); an account set up for the migration defines them under Setup > General > Custom Fields.
+MIGRATION_FIELDS: tuple[tuple[str, str], ...] = (("billomat_id", "Billomat-ID"), ("tax_number", "Steuernummer"))
+
+
+def generate_snapbill_account() -> SnapBillAccount:
+    """An empty SnapBill account set up for migrating a generated account: German, EUR, and every
+    custom field the shipped mappings/snapbill.yaml fills (the recorded ones plus MIGRATION_FIELDS)."""
+    return SnapBillAccount(
+        username="demo",
+        host="musterfirma.snapbill.com",
+        country_code="DE",
+        currencies=[{"code": "EUR", "format": "€%.2f", "caption": "Euro"}],
+        default_currency="EUR",
+        payment_methods=[{"code": "other", "name": "Other"}],
+        default_payment_method="other",
+        fields=[{"key": key, "caption": caption} for key, caption in (*DEFAULT_FIELDS, *MIGRATION_FIELDS)],
     )
