@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo test smoke bench lint clean
 
 help:            ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "billsync needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# PYTHONWARNINGS: setuptools warns on every editable install of a package-dir mapping (mappings/ and
+	@# sample_data/ ship as sync.shipped.*) that folders named like the package may shadow it; nothing to act on.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install billsync with its test tools
@@ -23,6 +25,9 @@ demo: $(STAMP)   ## run the whole story against the built-in emulator; files lan
 
 test: $(STAMP)   ## run the whole test suite
 	$(BIN)/python -m pytest -q
+
+smoke: $(STAMP)  ## build the wheel, install it in a fresh venv, run it from empty directories (CI)
+	$(BIN)/python tests/smoke_wheel.py
 
 BENCH_VENV := .venv-bench
 
