@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import sync
 from sync.cli import build_parser, main
 from sync.commands import COMMANDS
 from tests.e2e import REPO, run_cli
@@ -66,3 +67,9 @@ def test_unwritable_log_file_is_one_line_and_exit_2(tmp_path):
 def test_global_options_mean_the_same_before_and_after_the_command(argv):
     args = build_parser().parse_args(argv)
     assert args.config == "x.yaml" and args.verbose is True and args.quiet is False and args.state is None
+
+
+def test_version_prints_the_package_version(capsys):
+    # the one version: sync.__version__, which pyproject reads for the wheel (tests/test_packaging.py)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"billsync {sync.__version__}\n"
