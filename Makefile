@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: help install demo test bench lint readme clean
+.PHONY: help install demo test smoke bench lint readme clean
 
 help:            ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "billsync needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# PYTHONWARNINGS: setuptools warns on every editable install of a package-dir mapping (mappings/ and
+	@# sample_data/ ship as sync.shipped.*) that folders named like the package may shadow it; nothing to act on.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install billsync with its test tools
@@ -26,6 +28,9 @@ test: $(STAMP)   ## run the whole test suite
 
 readme: $(STAMP) ## regenerate the README's demo transcript from a real run
 	$(BIN)/python -m tests.readme_demo
+
+smoke: $(STAMP)  ## build the wheel, install it in a fresh venv, run it from empty directories (CI)
+	$(BIN)/python tests/smoke_wheel.py
 
 BENCH_VENV := .venv-bench
 

@@ -18,9 +18,9 @@ from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, BillsyncError
 from sync.progress import LOG, RedactingFilter, Redactor, Reporter
 from sync.settings import Settings, load_settings
+from sync.shipped import MAPPINGS, shipped
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MAPPING = Path("mappings") / "billomat.yaml"
+DEFAULT_MAPPING = MAPPINGS / "billomat.yaml"
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Context:
             path = Path(configured)
             return path if path.is_absolute() else base / path
         local = Path.cwd() / default
-        return local if local.is_file() else PACKAGE_ROOT / default
+        return local if local.is_file() else shipped(default)
 
     def elapsed(self) -> float:
         """Seconds since the command started."""

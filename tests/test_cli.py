@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+import sync
 from sync.cli import build_parser, main
 from sync.commands import COMMANDS
 from sync.errors import MappingError
@@ -106,3 +107,9 @@ def test_a_log_file_billsync_creates_is_readable_only_by_its_owner(tmp_path):
     with umask(0):
         run_cli(["--log-file", str(log), "check"], env={})
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_version_prints_the_package_version(capsys):
+    # the one version: sync.__version__, which pyproject reads for the wheel (tests/test_packaging.py)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"billsync {sync.__version__}\n"

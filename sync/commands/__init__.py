@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from sync.commands import check, demo, emulator, migrate, plan, pull, push, two_way
+from sync.commands import check, demo, emulator, init, migrate, plan, pull, push, two_way
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 
 COMMANDS: dict[str, tuple[str, AddArguments, Callable[..., int]]] = {
+    "init": (init.HELP, init.add_arguments, init.run),
     "pull": (pull.HELP, pull.add_arguments, pull.run),
     "check": (check.HELP, check.add_arguments, check.run),
     "plan": (plan.HELP, plan.add_arguments, plan.run),

@@ -33,15 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ctx: Context) -> int:
     """Start the emulator with sample_data/, then pull (xlsx and CSV) and show what came out."""
     from sync.cli import Runtime, main
-    from sync.commands.emulator import SAMPLE_DATA
-    from sync.emulator import Emulator, EmulatorConfig, SnapBillConfig, load_seed, load_snapbill_seed
+    from sync.commands.emulator import SAMPLE_DATA, load_seeds
+    from sync.emulator import Emulator, EmulatorConfig, SnapBillConfig
 
+    # The account first: a missing or broken sample account ends the demo before demo-out/ is touched.
+    account, snapbill_account = load_seeds(SAMPLE_DATA)
     out_dir = Path(ctx.args.out)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     say = ctx.reporter.info
-    snapbill = SnapBillConfig(user="demo", password=DEMO_SNAPBILL_PASSWORD, account=load_snapbill_seed(SAMPLE_DATA))
+    snapbill = SnapBillConfig(user="demo", password=DEMO_SNAPBILL_PASSWORD, account=snapbill_account)
     # The demo reads the account eight times (~45 requests each: this account lists contacts per client),
     # more than the 300 requests per 15 minutes an unregistered tool gets. It runs as a registered app
     # (X-AppId/X-AppSecret), which gets 1,000 (billomat-api.md §2), instead of sitting out a window.
@@ -51,7 +53,7 @@ def run(ctx: Context) -> int:
             api_key=DEMO_KEY,
             app_id=DEMO_APP_ID,
             app_secret=DEMO_APP_SECRET,
-            account=load_seed(SAMPLE_DATA),
+            account=account,
             port=0,
             snapbill=snapbill,
         )

@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.errors import EXIT_OK, ConfigError
+from sync.shipped import shipped
 
 if TYPE_CHECKING:
     from sync.cli import Context
+    from sync.emulator import Account, SnapBillAccount
 
 HELP = "Serve the built-in emulator of Billomat and SnapBill on 127.0.0.1, for trying mappings safely."
 DEFAULT_KEY = "emulator-key"
 DEFAULT_ACCOUNT = "musterfirma"
 SNAPBILL_USER = "demo"
 DEFAULT_SNAPBILL_PASSWORD = "emulator-snapbill-password"
-SAMPLE_DATA = Path(__file__).resolve().parent.parent.parent / "sample_data"
+SAMPLE_DATA = shipped("sample_data")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,29 +56,19 @@ def build_emulator(  # noqa: ANN201
         SnapBillConfig,
         generate_account,
         generate_snapbill_account,
-        load_seed,
-        load_snapbill_seed,
     )
 
     try:
         faults = FaultSpec.parse(args.faults or "")
     except ValueError as exc:
         raise ConfigError(f"--faults: {exc}") from None
+    seed_dir = Path(args.seed) if args.seed else SAMPLE_DATA
+    account, snapbill_account = load_seeds(seed_dir, billomat=not args.generate)
     if args.generate:
         account = generate_account(clients=args.generate)
-    else:
-        seed = Path(args.seed) if args.seed else SAMPLE_DATA
-        try:
-            account = load_seed(seed)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"--seed {seed}: {exc}") from None
-    seed_dir = Path(args.seed) if args.seed else SAMPLE_DATA
-    snapbill_seed = seed_dir / "snapbill.json"
     if args.generate and not args.seed:
         # The generated account's own migration target: every custom field the shipped mapping fills.
         snapbill_account = generate_snapbill_account()
-    else:
-        snapbill_account = load_snapbill_seed(snapbill_seed) if snapbill_seed.is_file() else None
     snapbill = SnapBillConfig(user=SNAPBILL_USER, password=snapbill_password, account=snapbill_account)
     return Emulator(
         EmulatorConfig(
@@ -90,6 +82,23 @@ def build_emulator(  # noqa: ANN201
             snapbill=snapbill,
         )
     )
+
+
+def load_seeds(seed_dir: Path, *, billomat: bool = True) -> tuple[Account | None, SnapBillAccount | None]:
+    """The Billomat seed (billomat.json) and, when the folder has one, the SnapBill seed of `seed_dir`.
+
+    ConfigError names the file: a broken or missing seed is the user's to fix, not an internal error.
+    """
+    from sync.emulator import load_seed, load_snapbill_seed
+
+    try:
+        account = load_seed(seed_dir) if billomat else None
+        snapbill_seed = seed_dir / "snapbill.json" if seed_dir.is_dir() else None
+        snapbill = load_snapbill_seed(snapbill_seed) if snapbill_seed and snapbill_seed.is_file() else None
+    except (OSError, ValueError) as exc:
+        origin = "the shipped sample account" if seed_dir == SAMPLE_DATA else f"--seed {seed_dir}"
+        raise ConfigError(f"{origin}: {exc}") from None
+    return account, snapbill
 
 
 def run(ctx: Context) -> int:

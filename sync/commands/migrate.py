@@ -12,6 +12,7 @@ from sync.extract import extract_account
 from sync.journal import Journal
 from sync.migrate import ID_MAP_FILE, IdMap, Migration, MigrationResult, plan_all, sources_from_frames
 from sync.migrate_report import write_migration_report
+from sync.shipped import MAPPINGS
 from sync.snapbill_mapping import load_snapbill_mapping
 from sync.state import STATE_DIRNAME, StateDir
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from sync.cli import Context
 
 HELP = "Copy Billomat clients to SnapBill through mappings/snapbill.yaml; re-running creates nothing twice."
-MAPPING_FILE = Path("mappings") / "snapbill.yaml"
+MAPPING_FILE = MAPPINGS / "snapbill.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
