@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -31,11 +32,23 @@ class Result:
         return self.out + self.err
 
 
+# A raw Python logging line (`WARNING sync.clients.ratelimit: ...`): the user only ever sees the product's own.
+RAW_LOG_LINE = re.compile(r"^(WARNING|INFO|ERROR|DEBUG|CRITICAL) [\w.]+:", re.MULTILINE)
+
+
+def assert_product_lines_only(result: Result) -> None:
+    """No output line of a run is a raw logging line (every e2e run goes through this)."""
+    raw = RAW_LOG_LINE.findall(result.text)
+    assert not raw, f"raw logging lines in the output:\n{result.text}"
+
+
 def run_cli(argv: list[str], env: dict[str, str], clock: FakeClock | None = None) -> Result:
     """Run billsync in this process (the same code path as the console script) with captured output."""
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, Runtime(env=env, clock=clock or FakeClock(), out=out, err=err))
-    return Result(code, out.getvalue(), err.getvalue())
+    result = Result(code, out.getvalue(), err.getvalue())
+    assert_product_lines_only(result)
+    return result
 
 
 def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
@@ -49,7 +62,9 @@ def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
         text=True,
         timeout=120,
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    assert_product_lines_only(result)
+    return result
 
 
 def billomat_env(url: str, key: str = API_KEY) -> dict[str, str]:

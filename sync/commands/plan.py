@@ -17,7 +17,7 @@ from sync.extract import extract_account
 from sync.frames import AccountFrames
 from sync.mapping import Mapping
 from sync.plan import Plan, build_plan
-from sync.report import counts_text, plan_lines, write_change_report, write_json
+from sync.report import counts_text, held_lines, plan_lines, write_change_report, write_json
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -90,8 +90,11 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
     """Print the plan's counts and changes; write --json/--report when asked."""
     plan = prepared.plan
     ctx.reporter.info(f"Plan: {counts_text(plan.counts())}")
-    for line in plan_lines(plan, prepared.mapping, limit=SHOWN_CHANGES):
+    for line in plan_lines(plan, prepared.mapping, limit=SHOWN_CHANGES, held=False):
         ctx.reporter.info(line)
+    # Held changes explain an exit code 1: a quiet (cron) run that fails shows them too.
+    for line in held_lines(plan, prepared.mapping):
+        ctx.reporter.notice(line)
     if getattr(ctx.args, "json", None):
         write_json(plan, Path(ctx.args.json))
         ctx.reporter.info(f"Wrote {ctx.args.json}")

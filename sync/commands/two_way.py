@@ -20,7 +20,7 @@ from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
-from sync.report import counts_text, plan_lines
+from sync.report import counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
@@ -136,8 +136,11 @@ class Phases:
 def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     say = ctx.reporter.info
     say(f"To Billomat: {counts_text(plan.counts())}")
-    for line in plan_lines(plan, mapping, limit=100):
+    for line in plan_lines(plan, mapping, limit=100, held=False):
         say(line)
+    # Held deletes and conflicts explain an exit code 1: a quiet (cron) run that fails shows them too.
+    for line in held_lines(plan, mapping):
+        ctx.reporter.notice(line)
     counts = merge.to_workbook.counts()
     say(f"To the workbook: {counts['update']} cells updated, {counts['append']} rows added, {counts['remove']} rows removed")
     for row in merge.to_workbook.updates.head(100).itertuples(index=False):
@@ -151,7 +154,7 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     for row in merge.to_workbook.removals.head(100).itertuples(index=False):
         say(f"  {row.sheet} row {row.row}: removed ({row.key} {row.label}; deleted in Billomat)")
     for conflict in merge.held:
-        say(
+        ctx.reporter.notice(
             f"  conflict ({conflict.kind}): {conflict.sheet} row {conflict.row}, {conflict.header or conflict.field}: "
             f"base {conflict.base!r}, Billomat {conflict.billomat!r}, workbook {conflict.sheet_value!r} — held"
         )
