@@ -220,6 +220,54 @@ def test_rate_limit_is_respected_by_waiting_not_by_provoking_429(tmp_path, sampl
     assert "waiting" in result.out and "rate limit" in result.out.lower()
 
 
+WINDOW = 900
+
+
+@pytest.mark.parametrize("left_at_start", [31, 30])
+def test_a_run_started_late_in_a_window_never_eats_the_reserve(tmp_path, sample_account, left_at_start):
+    # The field report: started with 30 left, billsync took 30 for the quota and used 27 of the reserve.
+    window = 1_800_000_000 // WINDOW * WINDOW
+    clock = FakeClock(start=window + 69.0)  # 13 min 51 s before the next window
+    emu = serve(sample_account, clock=clock, rate_limit=300)
+    with emu.lock:
+        for _ in range(300 - left_at_start):  # other tools used the rest of this window
+            emu.rate_limiter.take("default", 300)
+    log = tmp_path / "billsync.log"
+    with emu.running():
+        result = run_cli(
+            ["pull", "--out", str(tmp_path / "k.xlsx"), "--quiet", "--log-file", str(log)],
+            billomat_env(emu.billomat_url),
+            clock,
+        )
+    assert (result.code, result.out, result.err) == (0, "", "")
+    in_window = [r for r in emu.requests if r.at < window + WINDOW]
+    # One request tells how many are left; at or below the reserve of 30 nothing more is sent.
+    assert len(in_window) == 1
+    assert not [r for r in emu.requests if r.status == 429]
+    logged = log.read_text(encoding="utf-8")
+    assert (
+        f"Billomat rate limit: {left_at_start - 1} of 300 requests left in this window, keeping 30 for other "
+        "tools; waiting 13 min 52 s until"
+    ) in logged
+    assert "rate_limit_reserve" not in logged
+
+
+def test_an_emulator_with_its_own_quota_states_it_and_billsync_budgets_for_it(tmp_path, sample_account):
+    clock = FakeClock(start=1_800_000_000.0)
+    emu = serve(sample_account, clock=clock, rate_limit=20, rate_limit_header=True, contacts_bulk="refuse")
+    with emu.running():
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx")], billomat_env(emu.billomat_url), clock)
+    assert result.code == 0, result.text
+    warning = (
+        "warning: billomat.rate_limit_reserve 30 is not below the account's quota of 20 requests per window; "
+        "keeping 2 for other tools instead"
+    )
+    assert result.err.splitlines().count(warning) == 1
+    waits = [line for line in result.out.splitlines() if line.startswith("Billomat rate limit:")]
+    assert waits and all("of 20 requests left" in w and "keeping 2 for other tools" in w for w in waits)
+    assert not [r for r in emu.requests if r.status == 429]
+
+
 def _unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
