@@ -125,6 +125,7 @@ class Reporter:
         self.bars = progress and not quiet and _isatty(self.err)
         # --quiet: the lines a failing run prints at its end (warnings, notices, errors, summary).
         self.held: list[str] = []
+        self._activity: tuple[tqdm, threading.Event, threading.Thread] | None = None
 
     def info(self, message: str) -> None:
         """A line of what happens (hidden by --quiet)."""
@@ -154,14 +155,17 @@ class Reporter:
 
     def error(self, message: str) -> None:
         """The one line an error ends a run with."""
+        self._end_activity()
         self._say(self.err, f"billsync: error: {message}")
 
     def summary(self, message: str) -> None:
         """The one closing summary line of a run (with --quiet: into the log, and on stderr if it fails)."""
+        self._end_activity()
         self._say(self.out, message)
 
     def finish(self, exit_code: int) -> None:
         """The run is over: a quiet run that failed prints what it held, on stderr (cron mails it)."""
+        self._end_activity()
         held, self.held = self.held, []
         if exit_code != 0:
             for message in held:
@@ -169,7 +173,8 @@ class Reporter:
 
     @contextmanager
     def bar(self, label: str, total: int | None = None, unit: str = "records") -> Iterator[Bar]:
-        """A progress bar for one stage."""
+        """A progress bar for one stage (it ends a running activity)."""
+        self._end_activity()
         bar = Bar(self, label, total, unit)
         try:
             yield bar
@@ -178,28 +183,43 @@ class Reporter:
                 bar._tqdm.close()
                 bar._tqdm = None
 
-    @contextmanager
-    def step(self, label: str) -> Iterator[None]:
-        """A long step that has nothing to count (a file being written): its elapsed time, on a terminal only."""
-        if not self.bars:
-            yield
+    def activity(self, label: str | None) -> None:
+        """On a terminal, show `label` with its elapsed time until the next activity, bar or summary.
+
+        For a long step with nothing to count (writing the snapshot, reading a workbook); one line
+        before the step, no nesting (None ends it early). Off a terminal nothing is shown.
+        """
+        self._end_activity()
+        if label is None or not self.bars:
             return
-        bar = tqdm(desc=label, file=self.err, leave=False, bar_format="{desc} ... {elapsed}")
+        line = tqdm(desc=label, file=self.err, leave=False, bar_format="{desc} ... {elapsed}")
         stop = threading.Event()
 
         def tick() -> None:
             # tqdm redraws only when told; this keeps the seconds moving while the step runs.
             while not stop.wait(TICK_SECONDS):
-                bar.refresh()
+                line.refresh()
 
-        ticker = threading.Thread(target=tick, name="billsync-step", daemon=True)
+        ticker = threading.Thread(target=tick, name="billsync-activity", daemon=True)
         ticker.start()
+        self._activity = (line, stop, ticker)
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        """activity(label) for the duration of a block."""
+        self.activity(label)
         try:
             yield
         finally:
+            self._end_activity()
+
+    def _end_activity(self) -> None:
+        if self._activity is not None:
+            line, stop, ticker = self._activity
+            self._activity = None
             stop.set()
             ticker.join()
-            bar.close()
+            line.close()
 
     def countdown(self, seconds: float, clock: Clock, label: str) -> None:
         """Wait `seconds` on `clock`; on a terminal a long wait counts down second by second."""

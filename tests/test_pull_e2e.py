@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from sync.cli import Runtime, main
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
 from sync.mapping import load_mapping
@@ -266,6 +268,38 @@ def test_an_emulator_with_its_own_quota_states_it_and_billsync_budgets_for_it(tm
     waits = [line for line in result.out.splitlines() if line.startswith("Billomat rate limit:")]
     assert waits and all("of 20 requests left" in w and "keeping 2 for other tools" in w for w in waits)
     assert not [r for r in emu.requests if r.status == 429]
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal: bars and countdowns are drawn on it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_pull_counts_down_a_rate_limit_wait_and_shows_the_workbook_being_written(
+    tmp_path, sample_account
+):
+    window = 1_800_000_000 // WINDOW * WINDOW
+    clock = FakeClock(start=window + 780.0)  # 2 min before the next window, with only the reserve left
+    emu = serve(sample_account, clock=clock, rate_limit=300)
+    with emu.lock:
+        for _ in range(270):
+            emu.rate_limiter.take("default", 300)
+    out, err = io.StringIO(), Terminal()
+    with emu.running():
+        code = main(
+            ["pull", "--out", str(tmp_path / "k.xlsx")],
+            Runtime(env=billomat_env(emu.billomat_url), clock=clock, out=out, err=err),
+        )
+    assert code == 0, out.getvalue() + err.getvalue()
+    drawn = err.getvalue()
+    # The wait is said once and counted down second by second on the fake clock, never frozen.
+    assert "waiting 2 min 01 s" in out.getvalue()
+    assert "Billomat rate limit: next window in" in drawn
+    assert all(f"{left} left" in drawn for left in ("2:01", "1:00", "0:01"))
+    assert clock.sleeps.count(1.0) >= 120
+    assert "Writing k.xlsx" in drawn  # the workbook writer's bar
 
 
 def _unused_port() -> int:

@@ -107,7 +107,9 @@ def write_back_new_ids(
     ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
     if not ids:
         return None
+    ctx.reporter.activity(f"Writing {len(ids)} new id(s) into {path.name}")
     result = write_ids(path, mapping, ids, backup=backup)
+    ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)
     kept = f" (previous version: {result.backup})" if result.backup else ""

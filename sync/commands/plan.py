@@ -65,10 +65,12 @@ class Prepared:
 def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     """Read the workbook (first: a broken one costs no API calls), then Billomat, then diff and plan."""
     mapping = billomat_mapping(ctx)
+    ctx.reporter.activity(f"Reading {sheet_path.name}")
     tables = sheet.read_workbook(sheet_path, mapping)
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
     current, _stats = extract_account(bm, ctx.reporter)
+    ctx.reporter.activity("Comparing the workbook with Billomat")
     desired = read_desired(tables, mapping, current, source=str(sheet_path))
     diff = diff_account(current, desired, mapping)
     plan = build_plan(
@@ -79,6 +81,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         allow_deletes=ctx.args.allow_deletes,
         max_deletes=ctx.args.max_deletes,
     )
+    ctx.reporter.activity(None)
     for warning in plan.warnings:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:

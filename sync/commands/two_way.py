@@ -52,6 +52,7 @@ def run(ctx: Context) -> int:
     with state.lock(clock=ctx.clock):
         mapping = billomat_mapping(ctx)
         with phases("read workbook"):
+            ctx.reporter.activity(f"Reading {sheet_path.name}")
             tables = sheet.read_workbook(sheet_path, mapping)
             snapshot = state.read_snapshot()
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
@@ -69,6 +70,7 @@ def run(ctx: Context) -> int:
         with phases("extract"):
             current, _stats = extract_account(bm, ctx.reporter)
         reads = bm.transport.request_count
+        ctx.reporter.activity("Merging workbook, Billomat and the last run")
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
             merge = merge_account(base, current, desired, mapping, prefer=ctx.args.prefer, decisions=decisions)
@@ -81,6 +83,7 @@ def run(ctx: Context) -> int:
                 allow_deletes=ctx.args.allow_deletes,
                 max_deletes=ctx.args.max_deletes,
             )
+        ctx.reporter.activity(None)
         for warning in plan.warnings:
             ctx.reporter.warn(str(warning))
         for problem in plan.problems:
@@ -92,14 +95,18 @@ def run(ctx: Context) -> int:
 
         journal = Journal(state.path)
         try:
-            with phases("load"):
+            with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
                 # Records a killed earlier run created carry their marker: adopt them, never create twice.
-                report = apply_plan(plan, bm, journal, marked=markers_in(current))
+                report = apply_plan(
+                    plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
+                )
         except LoadStopped as stopped:
             _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base)
             raise
+        ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
         with phases("write workbook"):
             unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
+        ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             state.write_snapshot(
                 merge.next_base(rebase(current, report), unwritten=unwritten),
