@@ -8,6 +8,7 @@ import re
 
 from sync.clock import FakeClock
 from sync.progress import MASK, RedactingFilter, Redactor, Reporter, ReporterHandler
+from tests.e2e import Terminal
 
 
 def test_registered_secrets_are_masked_in_every_line():
@@ -42,13 +43,6 @@ def test_no_progress_bars_when_not_on_a_terminal():
         bar.close()
     assert out.getvalue().startswith("  Kunden: 3 clients in ")
     assert err.getvalue() == ""
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal, so the reporter draws bars and countdowns on it."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_quiet_success_prints_nothing_and_logs_warnings_and_summary():

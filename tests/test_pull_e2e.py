@@ -18,7 +18,7 @@ from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
 from sync.mapping import load_mapping
 from sync.sheet import read_workbook
-from tests.e2e import API_KEY, REPO, billomat_env, files_containing, run_cli, run_subprocess
+from tests.e2e import API_KEY, REPO, Terminal, billomat_env, files_containing, run_cli, run_subprocess
 
 pytestmark = pytest.mark.e2e
 
@@ -268,13 +268,6 @@ def test_an_emulator_with_its_own_quota_states_it_and_billsync_budgets_for_it(tm
     waits = [line for line in result.out.splitlines() if line.startswith("Billomat rate limit:")]
     assert waits and all("of 20 requests left" in w and "keeping 2 for other tools" in w for w in waits)
     assert not [r for r in emu.requests if r.status == 429]
-
-
-class Terminal(io.StringIO):
-    """stderr as a terminal: bars and countdowns are drawn on it."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_on_a_terminal_pull_counts_down_a_rate_limit_wait_and_shows_the_workbook_being_written(
