@@ -16,7 +16,7 @@ from sync import __version__
 from sync.atomic import new_file_opener
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, BillsyncError
-from sync.progress import LOG, RedactingFilter, Redactor, Reporter
+from sync.progress import LOG, RedactingFilter, Redactor, Reporter, ReporterHandler
 from sync.settings import Settings, load_settings
 from sync.shipped import MAPPINGS, shipped
 
@@ -99,7 +99,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> argpa
     parser.add_argument("--config", metavar="PATH", help="billsync.yaml to use (default: ./billsync.yaml when present)", **default)
     parser.add_argument("--state", metavar="DIR", help="state directory (default: .billsync/ beside the workbook)", **default)
     parser.add_argument("-v", "--verbose", action="store_true", help="show every API call and retry", **flag)
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and the summary line", **flag)
+    parser.add_argument("-q", "--quiet", action="store_true", help="for cron: print nothing when the run succeeds; when it fails, its summary and the reasons on stderr", **flag)
     parser.add_argument("--no-progress", action="store_true", help="never draw progress bars", **flag)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error", **flag)
     parser.add_argument(
@@ -141,9 +141,13 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
         log=log,
     )
     _configure_logging(args, reporter, redact)
+    code = EXIT_FATAL  # stays so when --debug lets an exception through
     try:
-        return _run(args, env, reporter, runtime, redact)
+        code = _run(args, env, reporter, runtime, redact)
+        return code
     finally:
+        # --quiet: nothing on a success; the summary and its reasons on stderr when the run failed.
+        reporter.finish(code)
         if log is not None:
             log.close()
 
@@ -174,9 +178,10 @@ def _run(args: argparse.Namespace, env: dict[str, str], reporter: Reporter, runt
 
 
 def _configure_logging(args: argparse.Namespace, reporter: Reporter, redact: Redactor) -> None:
-    handler = logging.StreamHandler(reporter.err)
+    # Log records become the product's own lines through the reporter (never `WARNING sync.x: ...`),
+    # so --quiet, --log-file and the masking of secrets apply to them like to every other line.
+    handler = ReporterHandler(reporter, debug=args.debug)
     handler.addFilter(RedactingFilter(redact))
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_billsync", False):

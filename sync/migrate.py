@@ -387,8 +387,11 @@ class Migration:
         self.by_number: dict[str, list[dict[str, Any]]] = {}
         self._writes = 0
 
-    def run(self, plans: list[ClientPlan]) -> MigrationResult:
-        """Migrate every plan; the id map is saved every few writes and at the end, whatever happens."""
+    def run(self, plans: list[ClientPlan], progress: Callable[[int], None] | None = None) -> MigrationResult:
+        """Migrate every plan; the id map is saved every few writes and at the end, whatever happens.
+
+        `progress(1)` is told after each client (one or more SnapBill calls each).
+        """
         self._index(c.data for c in self.sb.clients.list())
         results: list[ClientResult] = []
         retryable_in_a_row = 0
@@ -396,6 +399,8 @@ class Migration:
             for plan in plans:
                 result = self._one(plan)
                 results.append(result)
+                if progress is not None:
+                    progress(1)
                 if result.gave_up:
                     retryable_in_a_row += 1
                     if retryable_in_a_row >= MAX_RETRYABLE_IN_A_ROW:

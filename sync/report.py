@@ -72,21 +72,27 @@ def where(change: Change) -> str:
     return f"{change.sheet} id {change.key}"
 
 
-def plan_lines(plan: Plan, mapping: Mapping, *, limit: int | None = None) -> list[str]:
-    """The plan as text: each change field by field (old → new), then held changes and problems."""
+def plan_lines(plan: Plan, mapping: Mapping, *, limit: int | None = None, held: bool = True) -> list[str]:
+    """The plan as text: each change field by field (old → new), then held changes (unless held=False)
+    and problems."""
     lines: list[str] = []
     for index, change in enumerate(plan.changes):
         if limit is not None and index >= limit:
             lines.append(f"  ... and {len(plan.changes) - limit:,} more (see --json or --report)")
             break
         lines.extend(_change_lines(change, mapping))
-    if plan.held:
-        lines.append("Held (not done):")
-        for held in plan.held:
-            lines.append(f"{_change_lines(held.change, mapping)[0]}: {held.reason}")
+    if held:
+        lines.extend(held_lines(plan, mapping))
     for problem in plan.problems:
         lines.append(f"  problem: {problem}")
     return lines
+
+
+def held_lines(plan: Plan, mapping: Mapping) -> list[str]:
+    """The changes the plan holds (delete guard), one line each with the reason, under a heading."""
+    if not plan.held:
+        return []
+    return ["Held (not done):"] + [f"{_change_lines(h.change, mapping)[0]}: {h.reason}" for h in plan.held]
 
 
 def _change_lines(change: Change, mapping: Mapping) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import posixpath
 import re
 import threading
@@ -23,6 +24,7 @@ from sync.atomic import atomic_path
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
+from sync.progress import Progress
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -42,6 +44,8 @@ CSV_SEPARATORS = (";", ",", "\t")
 _BOM = "\ufeff"
 _WIDTH_SAMPLE = 1000
 _MIN_WIDTH, _MAX_WIDTH = 8, 50
+# The writers tell their progress every this many rows (100k clients: about 50 times for the Kunden sheet).
+PROGRESS_ROWS = 2000
 
 # Values xlsxwriter cannot store so that they read back unchanged: it escapes a literal "_x0041_"
 # as "_x005F_x0041_", but misses a second escape sharing the underscore ("_x0041_x0042_") or one
@@ -204,20 +208,30 @@ def _joined_tags(tags: pd.DataFrame, sheet: SheetMap, ids: np.ndarray) -> np.nda
 # --------------------------------------------------------------------------------------------
 
 
-def write_workbook(tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping) -> None:
-    """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each."""
+def write_workbook(
+    tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping, progress: Progress | None = None
+) -> None:
+    """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each.
+
+    `progress(n)` is told every few thousand data rows written (100k clients take half a minute).
+    """
     path = Path(path)
     texts = {name: _table_texts(table, name, path) for name, table in tables.items()}
     suffix = path.suffix.lower()
+    tell = progress or _no_progress
     if suffix == ".xlsx":
-        _write_xlsx(texts, path, mapping)
+        _write_xlsx(texts, path, mapping, tell)
     elif suffix in _FILE_SUFFIXES:
         raise WorkbookError(
             f"cannot write {suffix!r}: give a path ending in .xlsx, or a folder for one CSV file per sheet",
             file=path,
         )
     else:
-        _write_csv_folder(texts, path, mapping)
+        _write_csv_folder(texts, path, mapping, tell)
+
+
+def _no_progress(_rows: int) -> None:
+    pass
 
 
 def _table_texts(table: pd.DataFrame, sheet: str, path: Path) -> tuple[list[str], list[list[str]]]:
@@ -278,7 +292,9 @@ def _check_xlsx_values(sheet: str, headers: list[str], columns: list[list[str]],
                     )
 
 
-def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping) -> None:
+def _write_xlsx(
+    texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping, progress: Progress
+) -> None:
     import xlsxwriter
 
     for sheet, (headers, columns) in texts.items():
@@ -299,7 +315,7 @@ def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path,
             formats = _Formats(workbook)
             for sheet, (headers, columns) in texts.items():
                 _write_sheet(
-                    workbook.add_worksheet(sheet), formats, mapping.sheet_named(sheet), headers, columns
+                    workbook.add_worksheet(sheet), formats, mapping.sheet_named(sheet), headers, columns, progress
                 )
         finally:
             workbook.close()
@@ -348,7 +364,12 @@ def _width(header: str, values: list[str]) -> float:
 
 
 def _write_sheet(
-    ws: Any, formats: _Formats, sheet_map: SheetMap | None, headers: list[str], columns: list[list[str]]
+    ws: Any,
+    formats: _Formats,
+    sheet_map: SheetMap | None,
+    headers: list[str],
+    columns: list[list[str]],
+    progress: Progress,
 ) -> None:
     nrows = len(columns[0]) if columns else 0
     traits = _column_traits(sheet_map, headers)
@@ -393,6 +414,9 @@ def _write_sheet(
         for c, value in enumerate(row):
             if value:  # empty stays a blank cell
                 write(r, c, value, quoted[c] if value[0] in trigger else plain[c])
+        if not r % PROGRESS_ROWS:
+            progress(PROGRESS_ROWS)
+    progress(nrows % PROGRESS_ROWS)
 
 
 def _csv_escape(values: list[str]) -> list[str]:
@@ -401,7 +425,7 @@ def _csv_escape(values: list[str]) -> list[str]:
 
 
 def _write_csv_folder(
-    texts: dict[str, tuple[list[str], list[list[str]]]], folder: Path, mapping: Mapping
+    texts: dict[str, tuple[list[str], list[list[str]]]], folder: Path, mapping: Mapping, progress: Progress
 ) -> None:
     if folder.exists() and not folder.is_dir():
         raise WorkbookError(
@@ -417,7 +441,11 @@ def _write_csv_folder(
                     fh, delimiter=mapping.csv.separator, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL
                 )
                 writer.writerow(_csv_escape(headers))
-                writer.writerows(zip(*(_csv_escape(col) for col in columns), strict=True))
+                rows = zip(*(_csv_escape(col) for col in columns), strict=True)
+                # In slices, so progress can be told; writerows stays the fast C loop within each.
+                while chunk := list(itertools.islice(rows, PROGRESS_ROWS)):
+                    writer.writerows(chunk)
+                    progress(len(chunk))
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -18,6 +19,14 @@ from sync.clock import FakeClock
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "e2e-secret-key-4711"
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the reporter draws bars and countdowns on it."""
+
+    def isatty(self) -> bool:
+        """Always: this stream stands in for a terminal."""
+        return True
 
 
 @dataclass
@@ -34,11 +43,23 @@ class Result:
         return self.out + self.err
 
 
+# A raw Python logging line (`WARNING sync.clients.ratelimit: ...`): the user only ever sees the product's own.
+RAW_LOG_LINE = re.compile(r"^(WARNING|INFO|ERROR|DEBUG|CRITICAL) [\w.]+:", re.MULTILINE)
+
+
+def assert_product_lines_only(result: Result) -> None:
+    """No output line of a run is a raw logging line (every e2e run goes through this)."""
+    raw = RAW_LOG_LINE.findall(result.text)
+    assert not raw, f"raw logging lines in the output:\n{result.text}"
+
+
 def run_cli(argv: list[str], env: dict[str, str], clock: FakeClock | None = None) -> Result:
     """Run billsync in this process (the same code path as the console script) with captured output."""
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, Runtime(env=env, clock=clock or FakeClock(), out=out, err=err))
-    return Result(code, out.getvalue(), err.getvalue())
+    result = Result(code, out.getvalue(), err.getvalue())
+    assert_product_lines_only(result)
+    return result
 
 
 def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
@@ -52,7 +73,9 @@ def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
         text=True,
         timeout=120,
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    assert_product_lines_only(result)
+    return result
 
 
 def billomat_env(url: str, key: str = API_KEY) -> dict[str, str]:

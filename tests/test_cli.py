@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import stat
 
+import openpyxl
 import pytest
 
 import sync
 from sync.cli import build_parser, main
 from sync.commands import COMMANDS
 from sync.errors import MappingError
-from tests.e2e import REPO, run_cli, umask
+from tests.e2e import REPO, billomat_env, run_cli, umask
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -113,3 +114,51 @@ def test_version_prints_the_package_version(capsys):
     # the one version: sync.__version__, which pyproject reads for the wheel (tests/test_packaging.py)
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"billsync {sync.__version__}\n"
+
+
+# -- --quiet and --log-file: what cron mails (README "The nightly two-way sync") ----------------------
+
+
+def _edit_city(path, client_id: str, city: str) -> None:  # noqa: ANN001
+    """An accountant's edit of Ort (openpyxl stands in for Excel)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    col = {c.value: c.column for c in ws[1]}["Ort"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id)
+    ws.cell(row, col).value = city
+    wb.save(path)
+
+
+def test_a_quiet_successful_pull_and_sync_print_nothing_and_log_the_summary(make_emulator, tmp_path):
+    emu = make_emulator(contacts_bulk="allow")
+    env = billomat_env(emu.billomat_url, key=emu.config.api_key)
+    log = tmp_path / "billsync.log"
+    book = tmp_path / "kunden.xlsx"
+    pull = run_cli(["pull", "--out", str(book), "--quiet", "--log-file", str(log)], env)
+    sync = run_cli(["--quiet", "--log-file", str(log), "sync", "--sheet", str(book)], env)
+    assert (pull.code, pull.out, pull.err) == (0, "", "")
+    assert (sync.code, sync.out, sync.err) == (0, "", "")
+    logged = [line[20:] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert logged[0].startswith("pull: 30 clients") and logged[-1].startswith("sync: Billomat no changes")
+
+
+def test_a_quiet_sync_that_holds_a_conflict_prints_summary_and_conflict_on_stderr(make_emulator, tmp_path):
+    emu = make_emulator(contacts_bulk="allow")
+    env = billomat_env(emu.billomat_url, key=emu.config.api_key)
+    book = tmp_path / "kunden.xlsx"
+    assert run_cli(["pull", "--out", str(book), "-q"], env).code == 0
+    _edit_city(book, "1003", "Leipzig")
+    emu.state.update_client("1003", {"city": "Dresden"})
+    log = tmp_path / "billsync.log"
+    result = run_cli(["sync", "--sheet", str(book), "-q", "--log-file", str(log)], env)
+    assert result.code == 1 and result.out == ""
+    lines = result.err.splitlines()
+    assert any(line.startswith("  conflict (both_changed): Kunden row") and "'Leipzig'" in line for line in lines)
+    assert lines[-1].startswith("sync: ") and "conflicts 1 held" in lines[-1]
+    assert [line[20:] for line in log.read_text(encoding="utf-8").splitlines()] == lines  # logged once
+
+
+def test_a_quiet_run_that_fails_prints_its_error_on_stderr(tmp_path):
+    result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx"), "--quiet"], env={})
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("billsync: error: BILLOMAT_API_KEY is not set")

@@ -580,6 +580,23 @@ def test_rate_headers_can_be_absent_and_limit_off_reports_a_large_remaining(make
     assert int(off.headers["X-Rate-Limit-Remaining"]) >= 1_000_000
 
 
+def test_a_quota_other_than_billomats_is_stated_in_x_rate_limit_limit(make_emulator: MakeEmu) -> None:
+    # Billomat sends no such header (billomat-api.md §2); the emulator's `--rate-limit N` does, so
+    # billsync can budget for a quota it could not otherwise know.
+    assert "X-Rate-Limit-Limit" not in Api(make_emulator(rate_limit=300)).get("/clients").headers
+    stated = Api(make_emulator(rate_limit=20, rate_limit_header=True)).get("/clients")
+    assert stated.headers["X-Rate-Limit-Limit"] == "20"
+
+
+@pytest.mark.parametrize(("limit", "stated"), [(300, False), (0, False), (20, True)])
+def test_the_emulator_command_states_only_a_made_up_quota(limit: int, stated: bool) -> None:
+    from sync.cli import build_parser
+    from sync.commands.emulator import build_emulator
+
+    args = build_parser().parse_args(["emulator", "--rate-limit", str(limit)])
+    assert build_emulator(args, api_key="k").config.rate_limit_header is stated
+
+
 # ---------------------------------------------------------------------- faults
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
-from sync.progress import MASK, RedactingFilter, Redactor, Reporter
+from sync.clock import FakeClock
+from sync.progress import MASK, RedactingFilter, Redactor, Reporter, ReporterHandler
+from tests.e2e import Terminal
 
 
 def test_registered_secrets_are_masked_in_every_line():
@@ -42,13 +45,88 @@ def test_no_progress_bars_when_not_on_a_terminal():
     assert err.getvalue() == ""
 
 
-def test_quiet_keeps_warnings_errors_and_the_summary():
-    out, err = io.StringIO(), io.StringIO()
-    reporter = Reporter(out=out, err=err, quiet=True)
+def test_quiet_success_prints_nothing_and_logs_warnings_and_summary():
+    out, err, log = io.StringIO(), io.StringIO(), io.StringIO()
+    reporter = Reporter(out=out, err=err, quiet=True, log=log)
     reporter.info("hidden")
-    reporter.warn("shown")
+    reporter.warn("row 7 left out")
+    reporter.notice("waiting 13 min 51 s")
     reporter.summary("pull: done")
-    assert out.getvalue() == "pull: done\n" and err.getvalue() == "warning: shown\n"
+    reporter.finish(0)
+    assert out.getvalue() == "" and err.getvalue() == ""
+    assert [line[20:] for line in log.getvalue().splitlines()] == [
+        "warning: row 7 left out",
+        "waiting 13 min 51 s",
+        "pull: done",
+    ]
+
+
+def test_quiet_failure_prints_summary_and_reasons_on_stderr_once():
+    out, err, log = io.StringIO(), io.StringIO(), io.StringIO()
+    reporter = Reporter(out=out, err=err, quiet=True, log=log)
+    reporter.info("hidden")
+    reporter.warn("row 7 left out")
+    reporter.notice("  conflict: Kunden row 8 held")
+    reporter.summary("sync: conflicts 1 held")
+    reporter.finish(1)
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines() == ["warning: row 7 left out", "  conflict: Kunden row 8 held", "sync: conflicts 1 held"]
+    assert len(log.getvalue().splitlines()) == 3  # logged when said, not a second time at the end
+
+
+def test_without_quiet_notices_and_summary_go_to_stdout_at_once():
+    out, err = io.StringIO(), io.StringIO()
+    reporter = Reporter(out=out, err=err)
+    reporter.notice("waiting")
+    reporter.summary("pull: done")
+    reporter.warn("w")
+    reporter.finish(1)
+    assert out.getvalue() == "waiting\npull: done\n" and err.getvalue() == "warning: w\n"
+
+
+def test_log_records_become_product_lines_never_level_and_module():
+    out, err = io.StringIO(), io.StringIO()
+    reporter = Reporter(out=out, err=err)
+    logger = logging.getLogger("sync.test_progress")
+    logger.propagate = False
+    handler = ReporterHandler(reporter)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.warning("GET /clients: refused order_by=%r", "id ASC")
+        logger.info("the earlier attempt did land")
+    finally:
+        logger.removeHandler(handler)
+    assert err.getvalue() == "warning: GET /clients: refused order_by='id ASC'\n"
+    assert out.getvalue() == "  the earlier attempt did land\n"
+    assert not re.search(r"^(WARNING|INFO|ERROR|DEBUG) ", out.getvalue() + err.getvalue(), re.MULTILINE)
+
+
+def test_a_long_wait_counts_down_on_a_terminal_driven_by_the_clock():
+    clock = FakeClock()
+    err = Terminal()
+    reporter = Reporter(out=io.StringIO(), err=err)
+    reporter.countdown(125.0, clock, "next window in")
+    assert sum(clock.sleeps) == 125.0 and len(clock.sleeps) == 125  # one tick a second, no real sleeping
+    shown = err.getvalue()
+    for left in ("2:05 left", "1:00 left", "0:01 left"):
+        assert left in shown
+
+
+def test_a_wait_off_a_terminal_is_one_sleep_and_no_countdown():
+    clock = FakeClock()
+    err = io.StringIO()
+    Reporter(out=io.StringIO(), err=err).countdown(125.0, clock, "next window in")
+    assert clock.sleeps == [125.0] and err.getvalue() == ""
+
+
+def test_a_step_shows_its_label_on_a_terminal_only():
+    terminal, pipe = Terminal(), io.StringIO()
+    with Reporter(out=io.StringIO(), err=terminal).step("Writing snapshot"):
+        pass
+    with Reporter(out=io.StringIO(), err=pipe).step("Writing snapshot"):
+        pass
+    assert "Writing snapshot" in terminal.getvalue() and pipe.getvalue() == ""
 
 
 def test_log_file_gets_every_shown_line_time_stamped_and_masked():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from sync.cli import Runtime, main
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, generate_account, load_seed
 from sync.mapping import load_mapping
@@ -19,6 +21,7 @@ from sync.sheet import read_workbook
 from tests.e2e import (
     API_KEY,
     REPO,
+    Terminal,
     assert_private,
     billomat_env,
     files_containing,
@@ -227,6 +230,79 @@ def test_rate_limit_is_respected_by_waiting_not_by_provoking_429(tmp_path, sampl
     assert not [r for r in emu.requests if r.status == 429]
     assert clock.sleeps, "the client waited for the next window"
     assert "waiting" in result.out and "rate limit" in result.out.lower()
+
+
+WINDOW = 900
+
+
+@pytest.mark.parametrize("left_at_start", [31, 30])
+def test_a_run_started_late_in_a_window_never_eats_the_reserve(tmp_path, sample_account, left_at_start):
+    # The field report: started with 30 left, billsync took 30 for the quota and used 27 of the reserve.
+    window = 1_800_000_000 // WINDOW * WINDOW
+    clock = FakeClock(start=window + 69.0)  # 13 min 51 s before the next window
+    emu = serve(sample_account, clock=clock, rate_limit=300)
+    with emu.lock:
+        for _ in range(300 - left_at_start):  # other tools used the rest of this window
+            emu.rate_limiter.take("default", 300)
+    log = tmp_path / "billsync.log"
+    with emu.running():
+        result = run_cli(
+            ["pull", "--out", str(tmp_path / "k.xlsx"), "--quiet", "--log-file", str(log)],
+            billomat_env(emu.billomat_url),
+            clock,
+        )
+    assert (result.code, result.out, result.err) == (0, "", "")
+    in_window = [r for r in emu.requests if r.at < window + WINDOW]
+    # One request tells how many are left; at or below the reserve of 30 nothing more is sent.
+    assert len(in_window) == 1
+    assert not [r for r in emu.requests if r.status == 429]
+    logged = log.read_text(encoding="utf-8")
+    assert (
+        f"Billomat rate limit: {left_at_start - 1} of 300 requests left in this window, keeping 30 for other "
+        "tools; waiting 13 min 52 s until"
+    ) in logged
+    assert "rate_limit_reserve" not in logged
+
+
+def test_an_emulator_with_its_own_quota_states_it_and_billsync_budgets_for_it(tmp_path, sample_account):
+    clock = FakeClock(start=1_800_000_000.0)
+    emu = serve(sample_account, clock=clock, rate_limit=20, rate_limit_header=True, contacts_bulk="refuse")
+    with emu.running():
+        result = run_cli(["pull", "--out", str(tmp_path / "k.xlsx")], billomat_env(emu.billomat_url), clock)
+    assert result.code == 0, result.text
+    warning = (
+        "warning: billomat.rate_limit_reserve 30 is not below the account's quota of 20 requests per window; "
+        "keeping 2 for other tools instead"
+    )
+    assert result.err.splitlines().count(warning) == 1
+    waits = [line for line in result.out.splitlines() if line.startswith("Billomat rate limit:")]
+    assert waits and all("of 20 requests left" in w and "keeping 2 for other tools" in w for w in waits)
+    assert not [r for r in emu.requests if r.status == 429]
+
+
+def test_on_a_terminal_pull_counts_down_a_rate_limit_wait_and_shows_the_workbook_being_written(
+    tmp_path, sample_account
+):
+    window = 1_800_000_000 // WINDOW * WINDOW
+    clock = FakeClock(start=window + 780.0)  # 2 min before the next window, with only the reserve left
+    emu = serve(sample_account, clock=clock, rate_limit=300)
+    with emu.lock:
+        for _ in range(270):
+            emu.rate_limiter.take("default", 300)
+    out, err = io.StringIO(), Terminal()
+    with emu.running():
+        code = main(
+            ["pull", "--out", str(tmp_path / "k.xlsx")],
+            Runtime(env=billomat_env(emu.billomat_url), clock=clock, out=out, err=err),
+        )
+    assert code == 0, out.getvalue() + err.getvalue()
+    drawn = err.getvalue()
+    # The wait is said once and counted down second by second on the fake clock, never frozen.
+    assert "waiting 2 min 01 s" in out.getvalue()
+    assert "Billomat rate limit: next window in" in drawn
+    assert all(f"{left} left" in drawn for left in ("2:01", "1:00", "0:01"))
+    assert clock.sleeps.count(1.0) >= 120
+    assert "Writing k.xlsx" in drawn  # the workbook writer's bar
 
 
 def _unused_port() -> int:

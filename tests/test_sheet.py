@@ -315,6 +315,19 @@ def test_round_trip_of_built_tables(tmp_path: Path, mapping: Mapping) -> None:
             pd.testing.assert_frame_equal(back[name].reset_index(drop=True), table)
 
 
+@pytest.mark.parametrize("target", ["k.xlsx", "csv"])
+def test_the_writer_tells_its_progress_row_by_row_slices(
+    tmp_path: Path, mapping: Mapping, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    # 100k clients take half a minute to write: the writer says how far it is, in slices.
+    monkeypatch.setattr(sheet_module, "PROGRESS_ROWS", 2)
+    tables = build_tables(tiny_frames(), mapping)
+    told: list[int] = []
+    write_workbook(tables, tmp_path / target, mapping, progress=told.append)
+    assert sum(told) == sum(len(table) for table in tables.values())
+    assert told.count(2) >= 2  # told during the write, not once at the end
+
+
 # ------------------------------------------------------------------------------------------
 # xlsx formatting
 # ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import requests
 import urllib3.exceptions
 
 from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError
+from sync.clients.ratelimit import RateWait
 from sync.clock import FakeClock
 from sync.errors import (
     AccountNotFoundError,
@@ -411,15 +412,15 @@ def test_at_the_reserve_the_next_request_waits_for_the_window_instead_of_provoki
 ) -> None:
     clock = FakeClock()
     now = clock.now()
-    waits: list[tuple[float, float, int]] = []
+    waits: list[RateWait] = []
     requests_mock.get(CLIENTS, json={}, headers=budget_headers(30, now + 100, date=now))
-    transport = make(clock, rate_reserve=30, on_wait=lambda s, reset, left: waits.append((s, reset, left)))
+    transport = make(clock, rate_reserve=30, on_wait=waits.append)
     transport.request("GET", "clients")
     assert clock.sleeps == [] and transport.rate_remaining == 30
     requests_mock.get(CLIENTS, json={}, headers=budget_headers(299, now + 1000, date=now + 101))
     transport.request("GET", "clients")
     assert clock.sleeps == [101.0]
-    assert waits == [(101.0, now + 100, 30)]
+    assert waits == [RateWait(101.0, now + 100, remaining=30, reserve=30, quota=300)]
     assert transport.request_count == 2 and transport.rate_remaining == 299
 
 
@@ -471,28 +472,79 @@ def test_without_rate_limit_headers_there_is_no_budgeting(requests_mock: Any) ->
     assert clock.sleeps == [] and transport.rate_remaining is None and transport.request_count == 50
 
 
-def test_a_reserve_as_large_as_the_quota_shrinks_to_a_tenth_with_one_warning(
+def test_a_run_started_with_the_reserve_left_makes_no_further_request_in_that_window(requests_mock: Any) -> None:
+    # The field report: 30 left at the start was taken for the quota, and 27 of the reserve were used.
+    clock = FakeClock()
+    reset = clock.now() + 831
+    waits: list[RateWait] = []
+    requests_mock.get(
+        CLIENTS,
+        [
+            {"json": {}, "headers": budget_headers(30, reset, date=clock.now())},
+            {"json": {}, "headers": budget_headers(299, reset + 900, date=reset + 1)},
+        ],
+    )
+    transport = make(clock, rate_reserve=30, on_wait=waits.append)
+    transport.request("GET", "clients")
+    transport.request("GET", "clients")
+    assert clock.sleeps == [832.0]  # the second request went to the next window
+    assert waits == [RateWait(832.0, reset, remaining=30, reserve=30, quota=300)]
+
+
+def test_the_quota_is_the_documented_one_never_what_is_left_at_the_start(requests_mock: Any) -> None:
+    clock = FakeClock()
+    requests_mock.get(CLIENTS, json={}, headers=budget_headers(29, clock.now() + 600))
+    transport = make(clock, rate_reserve=30)
+    transport.request("GET", "clients")
+    assert transport.budget.quota == 300 and transport.budget.effective_reserve() == 30
+    assert make(clock, rate_quota=1000).budget.quota == 1000
+
+
+def test_a_stated_quota_header_or_429_text_is_taken_as_the_quota(requests_mock: Any) -> None:
+    clock = FakeClock()
+    headers = {**budget_headers(10, clock.now() + 600), "X-Rate-Limit-Limit": "20"}
+    requests_mock.get(CLIENTS, json={}, headers=headers)
+    transport = make(clock)
+    transport.request("GET", "clients")
+    assert transport.budget.quota == 20
+    text = "Maximum number of requests (1000 per 15 minutes) reached. Try again in 5 seconds."
+    requests_mock.get(CLIENTS, [{"status_code": 429, "json": {"errors": {"error": text}}}, {"json": {}}])
+    transport.request("GET", "clients")
+    assert transport.budget.quota == 1000
+
+
+def test_more_left_than_the_assumed_quota_raises_the_quota(requests_mock: Any) -> None:
+    clock = FakeClock()
+    requests_mock.get(CLIENTS, json={}, headers=budget_headers(4999, clock.now() + 600))
+    transport = make(clock)
+    transport.request("GET", "clients")
+    assert transport.budget.quota == 5000
+
+
+def test_a_reserve_as_large_as_the_stated_quota_shrinks_to_a_tenth_and_every_message_says_so(
     requests_mock: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
     reset = clock.now() + 600
     caplog.set_level(logging.WARNING)
-    requests_mock.get(
-        CLIENTS,
-        [
-            {"json": {}, "headers": budget_headers(19, reset)},  # a 20-per-window quota (e.g. the emulator)
-            {"json": {}, "headers": budget_headers(18, reset)},
-            {"json": {}, "headers": budget_headers(2, reset)},
-            {"json": {}, "headers": budget_headers(19, reset + 900)},
-        ],
-    )
-    transport = make(clock, rate_reserve=30)
+
+    def answer(remaining: int, reset_at: float) -> dict[str, Any]:
+        return {"json": {}, "headers": {**budget_headers(remaining, reset_at), "X-Rate-Limit-Limit": "20"}}
+
+    requests_mock.get(CLIENTS, [answer(19, reset), answer(18, reset), answer(2, reset), answer(19, reset + 900)])
+    waits: list[RateWait] = []
+    transport = make(clock, rate_reserve=30, on_wait=waits.append)
     for _ in range(3):
         transport.request("GET", "clients")
     assert clock.sleeps == []  # 30 >= 20 would otherwise wait before every request
     transport.request("GET", "clients")
     assert clock.sleeps == [601.0]
-    assert len([r for r in caplog.records if "rate_limit_reserve" in r.getMessage()]) == 1
+    warnings = [r.getMessage() for r in caplog.records if "rate_limit_reserve" in r.getMessage()]
+    assert warnings == [
+        "billomat.rate_limit_reserve 30 is not below the account's quota of 20 requests per window; "
+        "keeping 2 for other tools instead"
+    ]
+    assert [(w.reserve, w.quota) for w in waits] == [(2, 20)]
 
 
 def test_on_request_reports_method_call_status_and_duration(requests_mock: Any) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import urllib3.exceptions
 
-from sync.clients.ratelimit import RateBudget, WaitHook, parse_reset
+from sync.clients.ratelimit import DEFAULT_QUOTA, RateBudget, WaitHook, parse_reset
 from sync.clients.retry import DEFAULT_MAX_ATTEMPTS, RetryHook, build_retrying
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import (
@@ -76,6 +76,7 @@ class Transport:
         clock: Clock = SYSTEM_CLOCK,
         timeout: float = 60.0,
         rate_reserve: int = 30,
+        rate_quota: int = DEFAULT_QUOTA,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         on_wait: WaitHook | None = None,
         on_retry: RetryHook | None = None,
@@ -97,7 +98,7 @@ class Transport:
         # The API's own client says which login was refused and which variables to check (one wording
         # for every command, not only `check`); it gets the HTTP status and the API's message.
         self.auth_hint = auth_hint
-        self.budget = RateBudget(clock=clock, reserve=rate_reserve, on_wait=on_wait)
+        self.budget = RateBudget(clock=clock, reserve=rate_reserve, quota=rate_quota, on_wait=on_wait)
         self.request_count = 0
         auth = {name: str(value) for name, value in (headers or {}).items()}
         # Every value passed in is an auth header: it is sent, and scrubbed from anything we print.
@@ -289,6 +290,7 @@ class Transport:
         message = self.scrub(self.error_message(response))
         if status == 429:
             reset_at = self._reset_from(response, message)
+            self.budget.observe_refusal(message)
             raise RateLimitedError(
                 f"rate limit reached: {message}", reset_at=reset_at, api_message=message, **where
             )

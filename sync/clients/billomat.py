@@ -12,7 +12,7 @@ import requests
 
 from sync.clients.base import Landed, RequestHook, Transport
 from sync.clients.paging import MAX_PAGES, Page, Paging, parse_list, query_filters, unwrap_items, walk_pages
-from sync.clients.ratelimit import WaitHook
+from sync.clients.ratelimit import APP_QUOTA, DEFAULT_QUOTA, WaitHook
 from sync.clients.retry import DEFAULT_MAX_ATTEMPTS, RetryHook
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import (
@@ -777,6 +777,8 @@ class Billomat:
             clock=clock,
             timeout=timeout,
             rate_reserve=rate_reserve,
+            # billomat-api.md §2: a registered app's calls count against the app's larger quota.
+            rate_quota=APP_QUOTA if app and secret else DEFAULT_QUOTA,
             max_attempts=max_attempts,
             on_wait=on_wait,
             on_retry=on_retry,

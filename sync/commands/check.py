@@ -56,13 +56,16 @@ def run(ctx: Context) -> int:
 
 def _check_workbook(ctx: Context, path: Path, mapping: Mapping) -> int:
     """Structure always; rows against the base snapshot of the last pull/push/sync (no API calls needed)."""
+    ctx.reporter.activity(f"Reading {path.name}")
     tables = sheet.read_workbook(path, mapping)
     rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
     snapshot = StateDir(state_dir_for(path, ctx.args.state)).read_snapshot()
     if snapshot is None:
         ctx.reporter.info(f"workbook  ok  {path} ({rows}); rows not checked against Billomat: no pull recorded here yet")
         return 0
+    ctx.reporter.activity(f"Checking the rows of {path.name}")
     desired = read_desired(tables, mapping, snapshot.frames, source=str(path))
+    ctx.reporter.activity(None)
     for warning in desired.warnings:
         ctx.reporter.warn(str(warning))
     for problem in desired.problems:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.clients.billomat import Billomat
+from sync.clients.ratelimit import RateWait
+from sync.clock import Clock
 from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
@@ -15,6 +17,27 @@ from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
     from sync.cli import Context
+    from sync.progress import Reporter
+
+# A wait longer than this is worth a line even in a quiet (cron) run: it explains a slow night.
+LONG_WAIT = 60.0
+
+
+class WaitingClock:
+    """The clock a client waits on: a long wait counts down live on a terminal (driven by the real clock
+    underneath, so tests with a FakeClock run the countdown without sleeping)."""
+
+    def __init__(self, clock: Clock, reporter: Reporter) -> None:
+        self.clock, self.reporter = clock, reporter
+        self.label = "  waiting"  # set by whoever announced the wait (rate limit, retry)
+
+    def now(self) -> float:
+        """The underlying clock's time."""
+        return self.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait; on a terminal a countdown shows how long is left."""
+        self.reporter.countdown(seconds, self.clock, self.label)
 
 
 def billomat_client(ctx: Context) -> Billomat:
@@ -22,23 +45,27 @@ def billomat_client(ctx: Context) -> Billomat:
     settings = ctx.settings.billomat()
     ctx.redact.add(settings.api_key.reveal(), settings.app_id.reveal(), settings.app_secret.reveal())
     reporter = ctx.reporter
+    clock = WaitingClock(ctx.clock, reporter)
 
-    def on_wait(seconds: float, reset_at: float | None, remaining: int | None) -> None:
-        until = time.strftime("%H:%M:%S", time.localtime(reset_at)) if reset_at else "the next window"
-        left = f"{remaining} requests left in this window, " if remaining is not None else ""
-        reporter.info(
-            f"Billomat rate limit: {left}keeping {settings.rate_reserve} for other tools; "
-            f"waiting {_duration(seconds)} until {until}"
+    def on_wait(wait: RateWait) -> None:
+        until = time.strftime("%H:%M:%S", time.localtime(wait.reset_at))
+        message = (
+            f"Billomat rate limit: {wait.remaining} of {wait.quota} requests left in this window, "
+            f"keeping {wait.reserve} for other tools; waiting {_duration(wait.seconds)} until {until}"
         )
+        # A long wait is said also under --quiet (into the log; on stderr if the run then fails).
+        (reporter.notice if wait.seconds > LONG_WAIT else reporter.info)(message)
+        clock.label = "  Billomat rate limit: next window in"
 
     def on_retry(attempt: int, error: Exception, wait: float) -> None:
         reporter.warn(f"{error}; retry {attempt} in {_duration(wait)}")
+        clock.label = f"  retry {attempt} in"
 
     def on_request(method: str, path: str, status: int | None, seconds: float) -> None:
         reporter.detail(f"  {method} {path} -> {status if status is not None else 'no answer'} ({seconds:.2f} s)")
 
     return Billomat.from_settings(
-        settings, clock=ctx.clock, on_wait=on_wait, on_retry=on_retry, on_request=on_request
+        settings, clock=clock, on_wait=on_wait, on_retry=on_retry, on_request=on_request
     )
 
 
@@ -80,7 +107,9 @@ def write_back_new_ids(
     ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
     if not ids:
         return None
+    ctx.reporter.activity(f"Writing {len(ids)} new id(s) into {path.name}")
     result = write_ids(path, mapping, ids, backup=backup)
+    ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)
     kept = f" (previous version: {result.backup})" if result.backup else ""

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync.clients.ratelimit import DEFAULT_QUOTA as BILLOMAT_QUOTA
 from sync.errors import EXIT_OK, ConfigError
 from sync.shipped import shipped
 
@@ -33,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="inject faults, e.g. '5xx=0.1,429=0.05,timeout=0.01,lost=0.05,seed=7'",
     )
     parser.add_argument(
-        "--rate-limit", type=int, default=300, metavar="N", help="requests per 15 minutes (default 300; 0 = off)"
+        "--rate-limit",
+        type=int,
+        default=BILLOMAT_QUOTA,
+        metavar="N",
+        help="requests per 15 minutes (default 300, Billomat's; 0 = off); another number is also sent in an "
+        "X-Rate-Limit-Limit header, which Billomat does not send",
     )
     parser.add_argument(
         "--contacts-bulk",
@@ -76,6 +82,8 @@ def build_emulator(  # noqa: ANN201
             api_key=api_key,
             account=account,
             rate_limit=args.rate_limit,
+            # Billomat states no quota; a made-up one is stated, or billsync would budget for 300.
+            rate_limit_header=args.rate_limit not in (0, BILLOMAT_QUOTA),
             faults=faults,
             contacts_bulk=args.contacts_bulk,
             port=args.port,

@@ -85,7 +85,8 @@ def run(ctx: Context) -> int:
         say(f"{verb} {len(plans)} clients to SnapBill{' (dry run: nothing is written)' if args.dry_run else ''}")
         migration = Migration(sb, checked, id_map, dry_run=args.dry_run, info=ctx.reporter.detail,
                               warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path))
-        result = migration.run(plans)
+        with ctx.reporter.bar("SnapBill", total=len(plans), unit="clients") as bar:
+            result = migration.run(plans, progress=bar.update)
         result.requests = {"billomat": bm.transport.request_count, "snapbill": sb.request_count}
         for item in result.results:
             if item.status in ("created", "updated"):

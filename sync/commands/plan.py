@@ -17,7 +17,7 @@ from sync.extract import extract_account
 from sync.frames import AccountFrames
 from sync.mapping import Mapping
 from sync.plan import Plan, build_plan
-from sync.report import counts_text, plan_lines, write_change_report, write_json
+from sync.report import counts_text, held_lines, plan_lines, write_change_report, write_json
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -65,10 +65,12 @@ class Prepared:
 def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     """Read the workbook (first: a broken one costs no API calls), then Billomat, then diff and plan."""
     mapping = billomat_mapping(ctx)
+    ctx.reporter.activity(f"Reading {sheet_path.name}")
     tables = sheet.read_workbook(sheet_path, mapping)
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
     current, _stats = extract_account(bm, ctx.reporter)
+    ctx.reporter.activity("Comparing the workbook with Billomat")
     desired = read_desired(tables, mapping, current, source=str(sheet_path))
     diff = diff_account(current, desired, mapping)
     plan = build_plan(
@@ -79,6 +81,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         allow_deletes=ctx.args.allow_deletes,
         max_deletes=ctx.args.max_deletes,
     )
+    ctx.reporter.activity(None)
     for warning in plan.warnings:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
@@ -90,8 +93,11 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
     """Print the plan's counts and changes; write --json/--report when asked."""
     plan = prepared.plan
     ctx.reporter.info(f"Plan: {counts_text(plan.counts())}")
-    for line in plan_lines(plan, prepared.mapping, limit=SHOWN_CHANGES):
+    for line in plan_lines(plan, prepared.mapping, limit=SHOWN_CHANGES, held=False):
         ctx.reporter.info(line)
+    # Held changes explain an exit code 1: a quiet (cron) run that fails shows them too.
+    for line in held_lines(plan, prepared.mapping):
+        ctx.reporter.notice(line)
     if getattr(ctx.args, "json", None):
         write_json(plan, Path(ctx.args.json))
         ctx.reporter.info(f"Wrote {ctx.args.json}")

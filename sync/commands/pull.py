@@ -39,12 +39,16 @@ def run(ctx: Context) -> int:
         ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
         bm.check_credentials()
         frames, stats = extract_account(bm, ctx.reporter)
+        ctx.reporter.activity("Building the sheets")
         tables = sheet.build_tables(frames, mapping)
         rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
         ctx.reporter.info(f"Writing {out} ({rows}) ...")
         writing = time.monotonic()
-        sheet.write_workbook(tables, out, mapping)
+        total = sum(len(table) for table in tables.values())
+        with ctx.reporter.bar(f"Writing {out.name}", total=total, unit="rows") as bar:
+            sheet.write_workbook(tables, out, mapping, progress=bar.update)
         ctx.reporter.info(f"  written in {time.monotonic() - writing:.1f} s")
+        ctx.reporter.activity("Writing the base snapshot")
         state.write_snapshot(
             frames,
             {

@@ -65,6 +65,7 @@ def run(ctx: Context) -> int:
             where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
             ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
         write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current)
+        ctx.reporter.activity("Writing the base snapshot")
         state.write_snapshot(
             rebase(prepared.current, report),
             {

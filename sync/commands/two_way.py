@@ -20,7 +20,7 @@ from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
-from sync.report import counts_text, plan_lines
+from sync.report import counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
@@ -52,6 +52,7 @@ def run(ctx: Context) -> int:
     with state.lock(clock=ctx.clock):
         mapping = billomat_mapping(ctx)
         with phases("read workbook"):
+            ctx.reporter.activity(f"Reading {sheet_path.name}")
             tables = sheet.read_workbook(sheet_path, mapping)
             snapshot = state.read_snapshot()
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
@@ -69,6 +70,7 @@ def run(ctx: Context) -> int:
         with phases("extract"):
             current, _stats = extract_account(bm, ctx.reporter)
         reads = bm.transport.request_count
+        ctx.reporter.activity("Merging workbook, Billomat and the last run")
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
             merge = merge_account(base, current, desired, mapping, prefer=ctx.args.prefer, decisions=decisions)
@@ -81,6 +83,7 @@ def run(ctx: Context) -> int:
                 allow_deletes=ctx.args.allow_deletes,
                 max_deletes=ctx.args.max_deletes,
             )
+        ctx.reporter.activity(None)
         for warning in plan.warnings:
             ctx.reporter.warn(str(warning))
         for problem in plan.problems:
@@ -92,14 +95,18 @@ def run(ctx: Context) -> int:
 
         journal = Journal(state.path)
         try:
-            with phases("load"):
+            with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
                 # Records a killed earlier run created carry their marker: adopt them, never create twice.
-                report = apply_plan(plan, bm, journal, marked=markers_in(current))
+                report = apply_plan(
+                    plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
+                )
         except LoadStopped as stopped:
             _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base)
             raise
+        ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
         with phases("write workbook"):
             unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
+        ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             state.write_snapshot(
                 merge.next_base(rebase(current, report), unwritten=unwritten),
@@ -136,8 +143,11 @@ class Phases:
 def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     say = ctx.reporter.info
     say(f"To Billomat: {counts_text(plan.counts())}")
-    for line in plan_lines(plan, mapping, limit=100):
+    for line in plan_lines(plan, mapping, limit=100, held=False):
         say(line)
+    # Held deletes and conflicts explain an exit code 1: a quiet (cron) run that fails shows them too.
+    for line in held_lines(plan, mapping):
+        ctx.reporter.notice(line)
     counts = merge.to_workbook.counts()
     say(f"To the workbook: {counts['update']} cells updated, {counts['append']} rows added, {counts['remove']} rows removed")
     for row in merge.to_workbook.updates.head(100).itertuples(index=False):
@@ -151,7 +161,7 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     for row in merge.to_workbook.removals.head(100).itertuples(index=False):
         say(f"  {row.sheet} row {row.row}: removed ({row.key} {row.label}; deleted in Billomat)")
     for conflict in merge.held:
-        say(
+        ctx.reporter.notice(
             f"  conflict ({conflict.kind}): {conflict.sheet} row {conflict.row}, {conflict.header or conflict.field}: "
             f"base {conflict.base!r}, Billomat {conflict.billomat!r}, workbook {conflict.sheet_value!r} — held"
         )

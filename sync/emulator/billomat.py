@@ -187,10 +187,13 @@ class BillomatApi:
         # billomat-api.md §2: on every response; Reset is ABSOLUTE epoch seconds of the next window.
         if not self.config.rate_headers:
             return []  # the 2012 API sent none; clients must cope
-        return [
+        headers = [
             ("X-Rate-Limit-Remaining", str(decision.remaining)),
             ("X-Rate-Limit-Reset", str(decision.reset)),
         ]
+        if self.config.rate_limit_header and decision.limit > 0:
+            headers.append(("X-Rate-Limit-Limit", str(decision.limit)))
+        return headers
 
     def _too_many(self, decision: RateDecision, headers: list[tuple[str, str]]) -> ApiResponse:
         wait = decision.retry_after(self.config.clock.now())

@@ -45,6 +45,10 @@ class EmulatorConfig:
     rate_limit: int = 300
     rate_limit_app: int = 1000
     rate_headers: bool = True  # False: no X-Rate-Limit-* headers at all (the 2012 API)
+    # X-Rate-Limit-Limit with the quota: Billomat sends none (billomat-api.md §2), so off by default;
+    # `billsync emulator --rate-limit N` turns it on for a quota other than Billomat's 300, which
+    # billsync could not otherwise know (what is left in a window is not the quota).
+    rate_limit_header: bool = False
     faults: FaultSpec = field(default_factory=FaultSpec)
     timeout_hold: float = 2.0  # seconds a `timeout` fault holds the connection before closing it
     # GET /contacts without client_id (billomat-api.md §4.2, UNCONFIRMED): docs say client_id is required.
