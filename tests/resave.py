@@ -13,9 +13,9 @@ import csv
 import io
 import re
 import zipfile
-from xml.sax.saxutils import escape
 from decimal import Decimal
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import openpyxl
 
