@@ -13,18 +13,20 @@ import csv
 import io
 import re
 import zipfile
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import openpyxl
 
 _DIGITS = re.compile(r"[+-]?[0-9]+")
+_THOUSANDS = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+")  # German Excel: the dot groups thousands
 _DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+|[+-]?[0-9]+,[0-9]+")
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DAY_MONTH = re.compile(r"([0-9]{1,2})-([0-9]{1,2})")
 _BOOLEAN = {"true": "WAHR", "false": "FALSCH"}
+_WIDTH = 11  # characters a "Standard" cell shows in a column of standard width
 _YEAR = 2026  # the year Excel adds to a typed day and month ("1-2" → 01.02.<this year>)
 
 
@@ -37,8 +39,13 @@ def german_number(number: Decimal) -> str:
         mantissa = mantissa.rstrip("0").rstrip(".")
         sign, digits = exponent[0], exponent[1:].lstrip("0").rjust(2, "0")
         return f"{mantissa}E{sign}{digits}".replace(".", ",")
-    # Excel keeps 15 significant digits; "Standard" drops trailing zeros.
-    text = format(+number.normalize(), "f")
+    # "Standard" shows what fits in 11 characters (of Excel's 15 significant digits), rounded half
+    # away from zero, without trailing zeros.
+    text = format(number.normalize(), "f")
+    if len(text) > _WIDTH:
+        whole = len(text.split(".")[0])
+        places = max(0, _WIDTH - whole - 1)
+        text = format(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP).normalize(), "f")
     return text.replace(".", ",")
 
 
@@ -49,6 +56,8 @@ def german_excel_cell(value: str) -> str:
         return text  # "  12" and "12 " stay text
     if _DIGITS.fullmatch(text) or _SCIENTIFIC.fullmatch(text):
         return german_number(Decimal(text.replace(",", ".")))
+    if _THOUSANDS.fullmatch(text):
+        return german_number(Decimal(text.replace(".", "")))
     if _DECIMAL.fullmatch(text):
         return german_number(Decimal(text.replace(",", ".")))
     if (iso := _ISO_DATE.fullmatch(text)) is not None:
