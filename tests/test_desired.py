@@ -463,27 +463,23 @@ def test_a_lossy_rendering_in_a_csv_is_a_row_problem_and_nothing_of_its_row_is_s
     assert desired.left_out == {"clients": frozenset({"10"}), "contacts": frozenset({"501"})}
 
 
+def small_account_with(
+    values: dict[tuple[str, str, str], str], property_values: tuple[dict[str, str], ...] = ()
+) -> AccountFrames:
+    """small_account with (resource, id, field) → value set, and property values added."""
+    frames = small_account()
+    records = {name: frames.frame(name).fillna("").to_dict("records") for name in RESOURCES}
+    for (resource, ident, name), value in values.items():
+        next(r for r in records[resource] if r["id"] == ident)[name] = value
+    records["client_property_values"] += list(property_values)
+    return AccountFrames.from_records(records)
+
+
 def whitespace_account() -> AccountFrames:
     """small_account with whitespace-only values: a note, a contact's street, a property value."""
-    frames = small_account()
-    clients = frames.clients.copy()
-    clients.loc[clients["id"] == "9", "note"] = "   "
-    contacts = frames.contacts.copy()
-    contacts.loc[contacts["id"] == "502", "street"] = "\n"
-    values = pd.concat(
-        [
-            frames.client_property_values,
-            pd.DataFrame([{"id": "4", "client_id": "9", "client_property_id": "12", "value": " \n "}]),
-        ],
-        ignore_index=True,
-    )
-    return AccountFrames.from_records(
-        {
-            **{name: frames.frame(name).to_dict("records") for name in RESOURCES},
-            "clients": clients.fillna("").to_dict("records"),
-            "contacts": contacts.fillna("").to_dict("records"),
-            "client_property_values": values.to_dict("records"),
-        }
+    return small_account_with(
+        {("clients", "9", "note"): "   ", ("contacts", "502", "street"): "\n"},
+        ({"id": "4", "client_id": "9", "client_property_id": "12", "value": " \n "},),
     )
 
 
@@ -545,15 +541,7 @@ def test_a_cell_longer_than_excel_holds_is_a_row_problem(
 
 def test_a_value_that_long_which_billomat_holds_is_no_change(tmp_path: Path, mapping: Mapping) -> None:
     """A CSV pulled from an account with a 40,000-character note: unedited, so nothing to refuse."""
-    frames = small_account()
-    clients = frames.clients.copy()
-    clients.loc[clients["id"] == "10", "note"] = LONG
-    frames = AccountFrames.from_records(
-        {
-            **{name: frames.frame(name).to_dict("records") for name in RESOURCES},
-            "clients": clients.fillna("").to_dict("records"),
-        }
-    )
+    frames = small_account_with({("clients", "10", "note"): LONG})
     desired = read_desired(pulled(frames, mapping, tmp_path / "csv"), mapping, frames)
     assert desired.problems == [] and desired.warnings == []
     assert list(desired.clients["note"]) == ["", LONG]
