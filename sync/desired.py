@@ -14,7 +14,7 @@ import pandas as pd
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import ColumnMap, Mapping, SheetMap
-from sync.sheet import property_columns, sheet_cells, tag_groups
+from sync.sheet import EXCEL_MAX_CHARS, property_columns, sheet_cells, tag_groups
 
 # A new client that Kontakte rows may reference before it has a Billomat id (docs/design.md "Keys").
 NEW_KEY = re.compile(r"^(neu|new)-\S.*$", re.IGNORECASE)
@@ -36,11 +36,14 @@ class RowProblem:
     column: str | None
     message: str
     level: Literal["error", "warning"] = "error"
+    # The workbook, or the sheet's CSV file ("" when unknown, e.g. tables built in memory).
+    file: str = ""
 
     def __str__(self) -> str:
         where = ", ".join(
             part
             for part in (
+                self.file,
                 f"sheet {self.sheet!r}",
                 f"row {self.row}" if self.row is not None else "",
                 f"column {self.column!r}" if self.column else "",
@@ -125,23 +128,96 @@ def _decimal(text: str) -> Decimal | None:
 def _same_number(cell: str, current: str) -> bool:
     """True when `cell` is a spreadsheet's rendering of the number `current` spells.
 
-    Exact equality covers lost leading zeros ("01067" → "1067"), a dropped "+" and trailing decimal
-    zeros ("1.0" → "1"); a cell in exponent notation holds only so many significant digits (Excel:
-    15, "1.23456789012346E+19"; a CSV shows fewer), so `current` is compared rounded to those.
+    Exact equality covers lost leading zeros ("01067" → "1067"), a dropped "+", trailing decimal
+    zeros ("1.0" → "1") and a German decimal comma ("0.5" → "0,5"); German Excel reads "1.234" as
+    1234 (the dot groups thousands). A cell in exponent notation holds only so many significant
+    digits (Excel: 15, "1.23456789012346E+19"; a CSV shows fewer), and Excel's "Standard" format
+    shows a number in 11 characters ("3,141592654"), so `current` is compared rounded to those.
     """
     want, have = _decimal(current), _decimal(cell)
+    grouped = current.strip()
+    if have is not None and _GERMAN_THOUSANDS.fullmatch(grouped) and "," not in grouped and grouped[0] != "0":
+        if Decimal(grouped.replace(".", "")) == have:
+            return True
     if want is None or have is None:
         return False
     if want == have:
         return True
-    if "e" not in cell.lower() or not have:
-        return False
-    digits = len(have.as_tuple().digits)
-    if len(want.normalize().as_tuple().digits) <= digits:
+    if not have:
         return False
     with localcontext() as ctx:
         ctx.rounding = ROUND_HALF_UP  # Excel rounds halves away from zero
+        if "e" not in cell.lower():
+            return _shown_rounded(cell, want, have)
+        digits = len(have.as_tuple().digits)
+        if len(want.normalize().as_tuple().digits) <= digits:
+            return False
         return Decimal(format(want, f".{digits - 1}e")) == have
+
+
+# The width of a cell in Excel's "Standard" (General) format, and the significant digits it keeps.
+_SHOWN_WIDTH, _EXCEL_DIGITS = 11, 15
+
+
+def _shown_rounded(cell: str, want: Decimal, have: Decimal) -> bool:
+    """True when `have` (the plain number `cell` shows) is `want` rounded to fit a General cell.
+
+    Only for a `want` that does not fit (more than 11 characters or 15 digits) and a cell that is as
+    wide as General fills it (or holds Excel's 15 digits): "0,12" for "0.123456789012" is an edit.
+    """
+    exponent = have.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent <= want.as_tuple().exponent:
+        return False  # `have` shows no fewer decimals than `want` has: no rounding happened
+    plain = format(want.normalize(), "f")
+    if len(plain) <= _SHOWN_WIDTH and len(want.normalize().as_tuple().digits) <= _EXCEL_DIGITS:
+        return False  # General shows it in full
+    shown = cell.strip()
+    if len(shown) < _SHOWN_WIDTH - 1 and len(have.as_tuple().digits) < _EXCEL_DIGITS:
+        return False
+    return want.quantize(Decimal(1).scaleb(exponent)) == have
+
+
+# How a spreadsheet shows a number too long for its cell: one digit, decimals, "E", a signed exponent.
+_EXPONENT_SHOWN = re.compile(r"\s*[+-]?[0-9](?:[.,][0-9]+)?[eE][+-][0-9]{2,3}\s*")
+
+
+def lossy_rendering(cell: str, current: str | None, kind: str = "text") -> str | None:
+    """Why `cell` can only be a spreadsheet's lossy rewrite of some other value, or None.
+
+    Asked of a cell that is no rendering of `current` (see `spreadsheet_rendering`): a long number
+    shortened to exponent form ("1,23457E+16": the digits after the 6th are gone), or, in a text
+    column, digits whose leading zeros were dropped ("1069" where Billomat has "01067"). Sending
+    either would write a value nobody typed; the message says what was expected instead.
+    """
+    has = f"; Billomat has {current!r}" if current else ""
+    if _EXPONENT_SHOWN.fullmatch(cell) and (number := _decimal(cell)) is not None and number:
+        significant = len(number.normalize().as_tuple().digits)
+        digits = number.adjusted() + 1
+        # A whole number of 12+ digits (General's width) shown with fewer digits than it has.
+        if digits > _SHOWN_WIDTH and digits > significant:
+            return (
+                f"{cell.strip()!r} is a {digits}-digit number a spreadsheet shortened to {significant} digits"
+                f"{has}; expected all digits as text: format the column as Text (Format 'Text') and enter"
+                " the value again"
+            )
+    if kind != "text" or not current:
+        return None
+    shown = cell.strip()
+    if (
+        current.isascii()
+        and current.isdigit()
+        and current[0] == "0"
+        and shown.isascii()
+        and shown.isdigit()
+        and shown[0] != "0"
+        and len(shown) < len(current)
+    ):
+        return (
+            f"{shown!r} lost its leading zeros to a spreadsheet{has}; expected the value with its zeros as"
+            f" text (e.g. {shown.zfill(len(current))!r}): format the column as Text (Format 'Text') and"
+            " enter it again"
+        )
+    return None
 
 
 def _date_readings(text: str, *, shown: bool) -> list[tuple[int | None, int, int]]:
@@ -187,14 +263,20 @@ def spreadsheet_rendering(cell: str, current: str) -> bool:
     """True when the text `cell` is what a spreadsheet program made of the text `current`, not an edit.
 
     Only provable rewrites: line breaks (LibreOffice saves "\\r\\n" and a lone "\\r" as "\\n"), a number
-    re-read from text (leading zeros, "+", trailing zeros, 15-digit exponent form), a date or time
-    re-read from text, TRUE/FALSE re-read as a boolean, "50%" re-read as 0.5.
+    re-read from text (leading zeros, "+", trailing zeros, decimal comma, 15-digit exponent form,
+    rounded to the cell's width), a date or time re-read from text, TRUE/FALSE re-read as a boolean
+    (also WAHR/FALSCH), "50%" re-read as 0.5, a whitespace-only value blanked by a re-save. The one
+    test for xlsx and CSV alike: the reader never knows (nor needs to) which program saved the cell.
     """
     if cell == current:
         return True
     if ("\r" in current or "\r" in cell) and _line_breaks(cell) == _line_breaks(current):
         return True
-    if not cell or not current:
+    if not cell:
+        # openpyxl saves a whitespace-only string without xml:space="preserve", and every reader
+        # (Excel, calamine) then sees an empty cell: blanked by a re-save, not emptied by a person.
+        return bool(current) and current.isspace()
+    if not current:
         return False
     if _same_number(cell, current):
         return True
@@ -524,11 +606,13 @@ class _Reader:
 
     def error(self, sheet: _Sheet, i: int, column: str | None, message: str) -> None:
         sheet.bad[i] = True
-        self.problems.append(RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error"))
+        self.problems.append(
+            RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error", sheet.file)
+        )
 
     def warn(self, sheet: _Sheet, i: int | None, column: str | None, message: str) -> None:
         row = int(sheet.rows[i]) if i is not None else None
-        self.warnings.append(RowProblem(sheet.sm.sheet, row, column, message, "warning"))
+        self.warnings.append(RowProblem(sheet.sm.sheet, row, column, message, "warning", sheet.file))
 
     def check_formulas(self, sheet: _Sheet) -> None:
         cells = sheet_cells(sheet.table)
@@ -584,17 +668,23 @@ class _Reader:
         differs = values != current
         if not differs.any():
             return values
+        differs &= ~self.too_long(sheet, header, values, differs)
         has = sheet.known  # exactly the rows whose `current` is not None
         out = values.copy()
         if kind == "text":
-            for i in np.flatnonzero(differs & has & (values != "")):
-                if spreadsheet_rendering(values[i], current[i]):
-                    out[i] = current[i]
+            for i in np.flatnonzero(differs & (has | (values != ""))):
+                value, now = values[i], current[i]
+                if now is not None and spreadsheet_rendering(value, now):
+                    out[i] = now
+                elif (why := lossy_rendering(value, now, kind)) is not None:
+                    self.error(sheet, i, header, why)
         elif kind == "number":
             for i in np.flatnonzero(differs & (values != "")):
                 value, now = values[i], current[i]
                 if now is not None and _same_number(value, now):
                     out[i] = now
+                elif (why := lossy_rendering(value, now, kind)) is not None:
+                    self.error(sheet, i, header, why)
                 elif (number := canonical_number(value)) is not None:
                     out[i] = number
                 else:
@@ -618,6 +708,30 @@ class _Reader:
                 else:
                     out[i] = now if now is not None and canonical_date(now) == day else day
         return out
+
+    def too_long(self, sheet: _Sheet, header: str, values: np.ndarray, differs: np.ndarray) -> np.ndarray:
+        """Cells longer than an Excel cell holds, where they differ from Billomat: row problems (a mask).
+
+        No spreadsheet program saves such a cell (Excel's limit: 32,767 characters), so it is a
+        damaged or generated file, never an accountant's edit. A value that long which Billomat
+        itself holds (a CSV pulled from it) is no change and passes.
+        """
+        long = np.zeros(len(values), dtype=bool)
+        # One C-level pass first; the per-cell look only where some cell is that long.
+        if not len(values) or max(map(len, values)) <= EXCEL_MAX_CHARS:
+            return long
+        for i in np.flatnonzero(differs):
+            if len(values[i]) > EXCEL_MAX_CHARS:
+                long[i] = True
+                self.error(
+                    sheet,
+                    i,
+                    header,
+                    f"the cell holds {len(values[i]):,} characters; a spreadsheet cell holds at most"
+                    f" {EXCEL_MAX_CHARS:,} (Excel's limit), so no spreadsheet program saved it: nothing of"
+                    " this row is sent",
+                )
+        return long
 
     def check_emails(self, sheet: _Sheet, col: ColumnMap, values: np.ndarray, current: np.ndarray) -> None:
         for i in np.flatnonzero((values != current) & (values != "")):
@@ -788,7 +902,12 @@ class _Reader:
                 sheet, None, tags_map.header, "column is missing: the tags stay as they are in Billomat"
             )
             return None
-        return sheet.column(tags_map.header)
+        cells = sheet.column(tags_map.header)
+        if len(cells) and max(map(len, cells)) > EXCEL_MAX_CHARS:
+            groups = tag_groups(self.current.client_tags, sheet.sm)
+            joined = np.array([tags_map.separator.join(groups.get(i, ())) for i in sheet.ids], dtype=object)
+            self.too_long(sheet, tags_map.header, cells, cells != joined)
+        return cells
 
     def tags_frame(self, sheet: _Sheet, cells: np.ndarray | None) -> pd.DataFrame:
         tags_map = sheet.sm.tags
@@ -866,6 +985,7 @@ class _Reader:
         )
         # Unchanged (even should Billomat hold an orphan contact), or a client Billomat has.
         ok = (values == current) | pd.Index(values, dtype=object).isin(client_ids)
+        ok |= self.too_long(sheet, col.header, values, ~ok)
         kunden = clients.sm.sheet if clients is not None else "Kunden"
         new_rows: dict[str, int] = {}
         if clients is not None:

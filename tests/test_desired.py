@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import openpyxl
@@ -14,13 +15,20 @@ from sync.desired import (
     canonical_bool,
     canonical_date,
     canonical_number,
+    lossy_rendering,
     read_desired,
     spreadsheet_rendering,
 )
 from sync.emulator import load_seed
 from sync.frames import RESOURCES, AccountFrames
 from sync.mapping import Mapping, mapping_from_text
-from sync.sheet import build_tables, read_workbook, write_workbook
+from sync.sheet import EXCEL_MAX_CHARS, build_tables, read_workbook, write_workbook
+from tests.resave import (
+    german_excel_cell,
+    replace_in_xlsx,
+    resave_csv_folder_as_german_excel,
+    resave_with_openpyxl,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "mappings" / "billomat.yaml"
@@ -90,6 +98,16 @@ def edited_xlsx(
         ws.cell(row=row, column=headers.index(header) + 1).value = value  # cell(value=None) keeps the old
     wb.save(path)
     return read_workbook(path, mapping)
+
+
+def edit_csv(file: Path, edits: dict[tuple[int, str], str]) -> None:
+    """Set cells (sheet row, header) of a pulled CSV as a text editor would (values unescaped)."""
+    with file.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    for (row, header), value in edits.items():
+        rows[row - 1][rows[0].index(header)] = value
+    with file.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(rows)
 
 
 def cells(desired: Desired) -> set[tuple[str, str, str, str]]:
@@ -220,6 +238,17 @@ def test_an_empty_account_reads_as_nothing(tmp_path: Path, mapping: Mapping) -> 
         ("50%", "0.5"),
         ("Zeile 1\r\nZeile 2", "Zeile 1\nZeile 2"),  # LibreOffice saves CR LF and a lone CR as LF
         ("\rAlte Notiz", "\nAlte Notiz"),
+        ("   ", ""),  # a whitespace-only value that openpyxl's re-save blanked
+        ("\n", ""),
+        ("00012345678901234567", "1,23457E+16"),  # German Excel CSV: 6 digits, decimal comma
+        ("12.50", "12,5"),  # German Excel: decimal comma, trailing zero gone
+        ("1.234", "1234"),  # German Excel reads the dot as a thousands separator
+        ("2026-12-05", "05.12.2026"),  # German Excel CSV date display
+        ("TRUE", "WAHR"),
+        ("FALSE", "FALSCH"),
+        ("3.14159265358979", "3,141592654"),  # General shows 11 characters
+        ("0.1234567890123456789", "0.123456789012346"),  # Excel keeps 15 digits
+        ("1234567890.5", "1234567891"),
     ],
 )
 def test_spreadsheet_rewrites_are_recognised(current: str, cell: str) -> None:
@@ -240,10 +269,69 @@ def test_spreadsheet_rewrites_are_recognised(current: str, cell: str) -> None:
         ("TRUE", "0"),
         ("Zeile 1\r\nZeile 2", "Zeile 1 Zeile 2"),
         ("A-Kunde", "a-kunde"),  # case is the diff's normalisation, not a repair
+        (" x ", ""),  # not whitespace-only: emptied by a person
+        ("00012345678901234567", "1,23457E+19"),  # an exponent form of another number
+        ("0.123456789012", "0,12"),  # rounded by a person, not to General's width
+        ("3.14159", "3,14"),
+        ("0.125", "125"),  # a leading 0 is no thousands group
+        ("1.234", "1235"),
     ],
 )
 def test_real_edits_are_not_repaired(current: str, cell: str) -> None:
     assert not spreadsheet_rendering(cell, current)
+
+
+def test_german_excel_renders_every_sample_value_recognisably() -> None:
+    """Every value of the sample account, as German Excel re-saves it in a CSV, is no change."""
+    account = load_seed(REPO / "sample_data")
+    values = {
+        value
+        for name in RESOURCES
+        for record in getattr(account, name)
+        for value in record.values()
+        if isinstance(value, str)
+    }
+    rewritten = {value: german_excel_cell(value) for value in values}
+    assert sum(cell != value for value, cell in rewritten.items()) >= 10  # the helper rewrites for real
+    assert [value for value, cell in rewritten.items() if not spreadsheet_rendering(cell, value)] == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "current", "kind", "words"),
+    [
+        ("1,23457E+19", "00012345678901234567", "text", ["20-digit", "6 digits", "'00012345678901234567'"]),
+        ("1,23457E+19", "00012345678901234567", "number", ["20-digit", "'00012345678901234567'"]),
+        ("1,23457E+16", None, "text", ["17-digit number", "all digits as text"]),  # a new row
+        ("1.23456789012345e+16", "", "number", ["15 digits"]),  # an xlsx number cell Excel rounded
+        ("1E+17", "5", "text", ["18-digit"]),
+        ("1069", "01067", "text", ["leading zeros", "'01067'", "'01069'"]),
+        ("42", "00042", "text", ["'00042'"]),
+    ],
+)
+def test_lossy_renderings_say_what_was_expected(
+    cell: str, current: str | None, kind: str, words: list[str]
+) -> None:
+    why = lossy_rendering(cell, current, kind)
+    assert why is not None
+    for word in words:
+        assert word in why, (word, why)
+
+
+@pytest.mark.parametrize(
+    ("cell", "current", "kind"),
+    [
+        ("10115", "01067", "text"),  # a new zip of full length
+        ("1069", "01067", "number"),  # leading zeros mean nothing in a number column
+        ("1069", "1067", "text"),
+        ("1.5e-05", "", "number"),  # a small number Python writes in exponent form: exact
+        ("1e5", "", "text"),  # typed by a person (Excel shows a sign and two exponent digits)
+        ("1,5E+03", "", "text"),  # fits General's width: not a shortened long number
+        ("1.2345678901234568e+16", "", "number"),  # 17 digits: every digit is there
+        ("Müller", "01067", "text"),
+    ],
+)
+def test_edits_that_are_no_lossy_rendering(cell: str, current: str | None, kind: str) -> None:
+    assert lossy_rendering(cell, current, kind) is None
 
 
 @pytest.mark.parametrize(
@@ -336,6 +424,129 @@ def test_invalid_typed_values_are_row_problems(tmp_path: Path, mapping: Mapping)
     assert desired.deletes_blocked == {}
 
 
+def test_a_csv_folder_german_excel_resaved_is_no_change(tmp_path: Path, mapping: Mapping) -> None:
+    """Exponent form, lost zeros, dd.mm.yyyy, decimal comma, WAHR: each is the current value."""
+    frames = sample_account()
+    folder = tmp_path / "csv"
+    write_workbook(build_tables(frames, mapping), folder, mapping)
+    before = (folder / "Kunden.csv").read_bytes()
+    resave_csv_folder_as_german_excel(folder)
+    assert "1,23457E+16" in (folder / "Kunden.csv").read_text(encoding="utf-8-sig") != before
+    desired = read_desired(read_workbook(folder, mapping), mapping, frames)
+    assert desired.problems == [] and desired.warnings == []
+    assert cells(desired) == current_cells(frames, mapping)
+
+
+def test_a_lossy_rendering_in_a_csv_is_a_row_problem_and_nothing_of_its_row_is_sent(
+    tmp_path: Path, mapping: Mapping
+) -> None:
+    frames = small_account()
+    folder = tmp_path / "csv"
+    write_workbook(build_tables(frames, mapping), folder, mapping)
+    # Client 10: a long account number typed, then shortened by Excel; its name edit must wait.
+    # Client 9: its zip changed from 80331 (no zero to lose) to a zip Excel shortened: an edit.
+    edit_csv(
+        folder / "Kunden.csv",
+        {(3, "Debitorenkonto"): "1,23457E+19", (3, "Firma"): "Zehn AG", (2, "PLZ"): "1069"},
+    )
+    edit_csv(folder / "Kontakte.csv", {(2, "PLZ"): "43"})  # contact 501 had "00042"
+    resave_csv_folder_as_german_excel(folder)
+    desired = read_desired(read_workbook(folder, mapping), mapping, frames)
+    assert [(p.file, p.sheet, p.row, p.column) for p in desired.problems] == [
+        (str(folder / "Kontakte.csv"), "Kontakte", 2, "PLZ"),
+        (str(folder / "Kunden.csv"), "Kunden", 3, "Debitorenkonto"),
+    ]
+    assert "'00043'" in desired.problems[0].message and "'00042'" in desired.problems[0].message
+    assert "shortened" in desired.problems[1].message and "'10010'" in desired.problems[1].message
+    assert list(desired.clients["_key"]) == ["9"] and list(desired.clients["zip"]) == ["1069"]
+    assert list(desired.contacts["_key"]) == ["502"]
+    assert desired.left_out == {"clients": frozenset({"10"}), "contacts": frozenset({"501"})}
+
+
+def small_account_with(
+    values: dict[tuple[str, str, str], str], property_values: tuple[dict[str, str], ...] = ()
+) -> AccountFrames:
+    """small_account with (resource, id, field) → value set, and property values added."""
+    frames = small_account()
+    records = {name: frames.frame(name).fillna("").to_dict("records") for name in RESOURCES}
+    for (resource, ident, name), value in values.items():
+        next(r for r in records[resource] if r["id"] == ident)[name] = value
+    records["client_property_values"] += list(property_values)
+    return AccountFrames.from_records(records)
+
+
+def whitespace_account() -> AccountFrames:
+    """small_account with whitespace-only values: a note, a contact's street, a property value."""
+    return small_account_with(
+        {("clients", "9", "note"): "   ", ("contacts", "502", "street"): "\n"},
+        ({"id": "4", "client_id": "9", "client_property_id": "12", "value": " \n "},),
+    )
+
+
+def test_whitespace_only_values_blanked_by_an_openpyxl_resave_are_no_change(
+    tmp_path: Path, mapping: Mapping
+) -> None:
+    frames = whitespace_account()
+    book = tmp_path / "k.xlsx"
+    write_workbook(build_tables(frames, mapping), book, mapping)
+    resave_with_openpyxl(book)
+    tables = read_workbook(book, mapping)
+    assert tables["Kunden"].loc[2, "Notiz"] == ""  # the re-save blanked it (what the reader sees)
+    desired = read_desired(tables, mapping, frames)
+    assert desired.problems == [] and desired.warnings == []
+    assert cells(desired) == current_cells(frames, mapping)
+    # A value with more than whitespace that is emptied stays an edit.
+    edited = read_desired(
+        edited_xlsx(frames, mapping, tmp_path / "e.xlsx", {("Kunden", 3, "Notiz"): None}), mapping, frames
+    )
+    assert list(edited.clients["note"]) == ["   ", ""]
+
+
+LONG = "x" * 40_000
+
+
+@pytest.mark.parametrize("target", ["k.xlsx", "csv"])
+@pytest.mark.parametrize(
+    ("sheet", "header"),
+    [("Kunden", "Notiz"), ("Kunden", "Debitorenkonto"), ("Kunden", "Branche"), ("Kunden", "Schlagwörter"),
+     ("Kontakte", "Nachname"), ("Kontakte", "Kunden-ID")],
+)  # fmt: skip
+def test_a_cell_longer_than_excel_holds_is_a_row_problem(
+    tmp_path: Path, mapping: Mapping, target: str, sheet: str, header: str
+) -> None:
+    frames = small_account()
+    path = tmp_path / target
+    edits = {(sheet, 3, header): LONG, ("Kunden", 2, "Ort"): "Köln", ("Kontakte", 2, "Vorname"): "Berta"}
+    if target == "csv":
+        write_workbook(build_tables(frames, mapping), path, mapping)
+        for name in ("Kunden", "Kontakte"):
+            edit_csv(path / f"{name}.csv", {(r, h): v for (s, r, h), v in edits.items() if s == name})
+        tables = read_workbook(path, mapping)
+    else:
+        edited_xlsx(frames, mapping, path, {**edits, (sheet, 3, header): "LANGER-TEXT"})
+        replace_in_xlsx(path, "LANGER-TEXT", LONG)  # openpyxl itself would cut it at 32,767
+        tables = read_workbook(path, mapping)
+    assert (tables[sheet][header] == LONG).sum() == 1
+    desired = read_desired(tables, mapping, frames)
+    assert [(p.sheet, p.row, p.column) for p in desired.problems] == [(sheet, 3, header)]
+    message = desired.problems[0].message
+    assert "40,000 characters" in message and f"{EXCEL_MAX_CHARS:,}" in message and len(message) < 300
+    if sheet == "Kunden":  # client 10 is left out; client 9's edit goes through
+        assert list(desired.clients["_key"]) == ["9"] and list(desired.clients["city"]) == ["Köln"]
+        assert set(desired.property_values["client_key"]) == {"9"}
+    else:  # contact 502 (row 3) is left out; 501's edit goes through
+        assert list(desired.contacts["_key"]) == ["501"] and list(desired.contacts["first_name"]) == ["Berta"]
+    assert LONG not in cells(desired) and all(LONG not in str(p) for p in desired.problems)
+
+
+def test_a_value_that_long_which_billomat_holds_is_no_change(tmp_path: Path, mapping: Mapping) -> None:
+    """A CSV pulled from an account with a 40,000-character note: unedited, so nothing to refuse."""
+    frames = small_account_with({("clients", "10", "note"): LONG})
+    desired = read_desired(pulled(frames, mapping, tmp_path / "csv"), mapping, frames)
+    assert desired.problems == [] and desired.warnings == []
+    assert list(desired.clients["note"]) == ["", LONG]
+
+
 def test_date_fields(tmp_path: Path) -> None:
     text = SHIPPED.read_text(encoding="utf-8").replace(
         "      - {field: archived,",
@@ -369,9 +580,10 @@ def test_read_only_edits_are_warnings(tmp_path: Path, mapping: Mapping) -> None:
         ("Kontakte", 2, "Kundennummer"): "KD12345",
         ("Kunden", 3, "Firma"): "Zehn GmbH & Co. KG",
     }
-    desired = read_desired(edited_xlsx(frames, mapping, tmp_path / "k.xlsx", edits), mapping, frames)
+    book = tmp_path / "k.xlsx"
+    desired = read_desired(edited_xlsx(frames, mapping, book, edits), mapping, frames)
     assert desired.problems == []
-    assert [str(w) for w in desired.warnings] == [
+    assert [str(w).removeprefix(f"{book}, ") for w in desired.warnings] == [
         "sheet 'Kontakte', row 2, column 'Kundennummer': Kundennummer is read-only; the edit is ignored"
         " (Billomat has 'KD00010')",
         "sheet 'Kunden', row 3, column 'Kundennummer': Kundennummer is read-only; the edit is ignored"
@@ -504,8 +716,9 @@ def test_contact_of_a_new_client_with_a_problem(tmp_path: Path, mapping: Mapping
         ("Kontakte", 4, "Kunden-ID"): "neu-1",
         ("Kontakte", 4, "Vorname"): "Nina",
     }
-    desired = read_desired(edited_xlsx(frames, mapping, tmp_path / "k.xlsx", edits), mapping, frames)
-    assert [str(p) for p in desired.problems] == [
+    book = tmp_path / "k.xlsx"
+    desired = read_desired(edited_xlsx(frames, mapping, book, edits), mapping, frames)
+    assert [str(p).removeprefix(f"{book}, ") for p in desired.problems] == [
         "sheet 'Kontakte', row 4, column 'Kunden-ID': its new client 'neu-1' (sheet 'Kunden' row 4) has a"
         " problem and is left out",
         "sheet 'Kunden', row 4, column 'E-Mail': 'kein-at-zeichen.de' is not a valid email address",
@@ -533,3 +746,17 @@ def test_row_problem_text() -> None:
     problem = RowProblem("Kunden", 7, "E-Mail", "'x' is not a valid email address")
     assert str(problem) == "sheet 'Kunden', row 7, column 'E-Mail': 'x' is not a valid email address"
     assert str(RowProblem("Kunden", None, None, "m", "warning")) == "sheet 'Kunden': m"
+
+
+def test_row_problem_names_the_file_it_was_read_from(tmp_path: Path, mapping: Mapping) -> None:
+    """A problem names the workbook (the sheet's own file for a CSV folder) before sheet, row, column."""
+    frames = small_account()
+    folder = tmp_path / "csv"
+    write_workbook(build_tables(frames, mapping), folder, mapping)
+    edit_csv(folder / "Kunden.csv", {(3, "E-Mail"): "kein-at-zeichen.de"})
+    desired = read_desired(read_workbook(folder, mapping), mapping, frames)
+    assert [str(p) for p in desired.problems] == [
+        f"{folder / 'Kunden.csv'}, sheet 'Kunden', row 3, column 'E-Mail': 'kein-at-zeichen.de' is not a"
+        " valid email address"
+    ]
+    assert str(RowProblem("Kunden", 7, None, "m", "error", "k.xlsx")) == "k.xlsx, sheet 'Kunden', row 7: m"

@@ -150,5 +150,8 @@ def test_an_edit_saved_by_libreoffice_is_seen(tmp_path: Path, mapping: Mapping, 
     soffice(profile, tmp_path / "out", files, convert_to=f"csv:Text - txt - csv (StarCalc):{CSV_US}",
             infilter=f"CSV:{CSV_US}")  # fmt: skip
     desired = read_desired(read_workbook(tmp_path / "out", mapping), mapping, frames)
-    # "1067" is the program's rendering of 01067; "1097" is an edit, sent as the program left it.
-    assert list(desired.clients["zip"]) == ["01067", "1097"]
+    # "1067" is the program's rendering of 01067; "1097" is an edit the program took the zero of:
+    # never sent as "1097", the row is left out and the problem says what was expected.
+    assert list(desired.clients["zip"]) == ["01067"]
+    assert [(p.row, p.column) for p in desired.problems] == [(3, "PLZ")]
+    assert "'1097'" in desired.problems[0].message and "'01097'" in desired.problems[0].message
