@@ -902,6 +902,63 @@ def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_n
 
 
 # --------------------------------------------------------------------------------------------------
+# 4b. Contacts that inherit their client's address (issue 9 point 4), under both readings
+# --------------------------------------------------------------------------------------------------
+
+# Client 1005's contacts 5008/5009 and 1002's 5004 have no address of their own: Billomat fills it in.
+INHERITING = ("5004", "5008", "5009")
+
+
+@pytest.mark.parametrize("trouble", ["none", "lost", "killed"])
+@pytest.mark.parametrize("reading", ["copy", "read"])
+def test_a_pushed_client_address_never_writes_the_contacts_that_inherit_it(tmp_path, reading, trouble):
+    """The accountant edits two clients' street, name, city and zip and pushes; whether Billomat copies
+    a contact's empty address fields when it is written ("copy") or shows the client's current ones
+    ("read") is unconfirmed. Under both, no contact is ever written, a second push and a plan have
+    nothing to do, and sync converges; also with 5 % lost answers and with a push killed right after
+    its first write (performed, answer never read) and run again."""
+    faults = FaultSpec.parse("lost=0.05,seed=5") if trouble == "lost" else FaultSpec()
+    emu = serve(contact_inherit=reading, faults=faults, rate_limit=0)
+    edits = Edits(
+        updates={
+            "1005": {"street": "Neue Straße 9", "name": "Zahnarztpraxis Weiß & Partner"},
+            "1002": {"city": "Potsdam", "zip": "14467"},
+        }
+    )
+    with emu.running():
+        book = pull(emu, tmp_path / "kunden.xlsx")
+        stored = {rid: dict(emu.state.table("contacts")[rid]) for rid in INHERITING}
+        edits.apply_to(book, property_headers(emu))
+        if trouble == "lost":
+            emu.force("lost", count=1, method="PUT", path_contains="/clients/1005")
+        if trouble == "killed":
+            hit, _ = run_killed_push(emu, book, 1, "after", tmp_path)
+            assert hit[0].startswith("PUT ") and "/clients/" in hit[0]
+        push_until_done(emu, book)
+        clients = emu.state.table("clients")
+        assert {f: clients["1005"][f] for f in ("street", "name")} == edits.updates["1005"]
+        assert {f: clients["1002"][f] for f in ("city", "zip")} == edits.updates["1002"]
+        shown = emu.state.shown_contact(emu.state.table("contacts")["5008"])["street"]
+        assert shown == ("Neue Straße 9" if reading == "read" else "Königsallee 60")
+
+        start = len(emu.requests)
+        again = cli(emu, "push", "--sheet", str(book))
+        assert again.code == 0 and "0 write requests" in again.out, again.text
+        planned = cli(emu, "plan", "--sheet", str(book))
+        assert planned.code == 0 and "no changes" in planned.out, planned.text
+        for night in (1, 2):
+            synced = cli(emu, "sync", "--sheet", str(book))
+            assert synced.code == 0, f"sync {night}: {synced.text}"
+            assert "workbook 0 updated, 0 added, 0 removed" in synced.out, f"sync {night}: {synced.text}"
+        assert writes(emu, start) == []
+        last = cli(emu, "push", "--sheet", str(book))
+        assert last.code == 0 and "0 write requests" in last.out, last.text
+        no_traceback(last)
+    assert [r for r in emu.requests if r.method in WRITES and r.path.startswith("/contacts")] == []
+    assert {rid: emu.state.table("contacts")[rid] for rid in INHERITING} == stored
+
+
+# --------------------------------------------------------------------------------------------------
 # 5. The delete guard
 # --------------------------------------------------------------------------------------------------
 
