@@ -731,7 +731,6 @@ def _oracle(tmp: Path, reading: str) -> dict:
         (23, "duplicate", "copy"),
         (42, "duplicate", "copy"),
         (7, "dedupe", "read"),
-        (23, "duplicate", "read"),
     ],
 )
 def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracles, seed, tag_post, reading):
@@ -813,8 +812,6 @@ def kill_at_write(emu: Emulator, k: int, when: str, pid: Callable[[], int]) -> l
         (15, "before", "dedupe", "copy"),
         (30, "after", "duplicate", "copy"),
         (-1, "after", "duplicate", "copy"),
-        (7, "after", "dedupe", "read"),
-        (15, "before", "dedupe", "read"),
         (-1, "after", "duplicate", "read"),
     ],
 )
