@@ -20,7 +20,8 @@ from sync.frames import AccountFrames
 from sync.mapping import ColumnMap, Mapping, SheetMap, normalize_text
 
 # Contact fields Billomat fills from the client when they are sent empty (billomat-api.md §4.2):
-# a blank workbook cell where Billomat holds exactly the client's value is not a change.
+# a blank workbook cell where Billomat holds exactly the client's value is not a change, nor is an
+# unedited one (equal to the base) there. Both readings of the inheritance: sync/inherit.py.
 INHERITED_CONTACT_FIELDS = frozenset({"name", "street", "zip", "city", "state", "country_code"})
 
 UPDATE_COLUMNS = ("key", "row", "field", "old", "new")
@@ -111,8 +112,14 @@ def _record_counts(diff: RecordDiff) -> dict[str, int]:
 # --------------------------------------------------------------------------------------------
 
 
-def diff_account(current: AccountFrames, desired: Desired, mapping: Mapping) -> Diff:
-    """Compare Billomat (`current`) with the workbook (`desired`); pure, no I/O."""
+def diff_account(
+    current: AccountFrames, desired: Desired, mapping: Mapping, base: AccountFrames | None = None
+) -> Diff:
+    """Compare Billomat (`current`) with the workbook (`desired`); pure, no I/O.
+
+    `base`: the snapshot the workbook was written from; with it, a contact cell the accountant did not
+    edit is never written where Billomat shows the client's value (sync/inherit.py).
+    """
     client_sheet = mapping.sheets.get("clients")
     contact_sheet = mapping.sheets.get("contacts")
 
@@ -133,7 +140,7 @@ def diff_account(current: AccountFrames, desired: Desired, mapping: Mapping) -> 
         # No Kontakte sheet in the mapping: contacts are not managed, so none is ever deleted.
         contacts = _empty_record_diff(("_key", "_row", "client_key"), with_client=True)
     else:
-        contacts = _diff_contacts(current, desired, contact_sheet, deleted_clients)
+        contacts = _diff_contacts(current, desired, contact_sheet, deleted_clients, base)
 
     props = PropertyDiff(_frame(PROPERTY_COLUMNS), _frame(PROPERTY_COLUMNS))
     tags = TagDiff(_frame(TAG_ADD_COLUMNS), _frame(TAG_REMOVE_COLUMNS))
@@ -181,13 +188,14 @@ def _diff_records(
     excluded: np.ndarray,
     *,
     link: bool = False,
-    inherit: Callable[[str, np.ndarray], np.ndarray | None] | None = None,
+    inherit: Callable[[ColumnMap, np.ndarray, np.ndarray, np.ndarray], np.ndarray | None] | None = None,
     missing: Iterable[str] = (),
 ) -> RecordDiff:
     """Align on the key, then compare every writable field column by column.
 
     `link`: contacts; their `client_id` is compared as the desired `client_key` (an id or the key of a
     client created in the same run), not as the raw Kunden-ID cell.
+    `inherit(column, current positions, old, new)`: where a changed cell is no change after all.
     """
     # Only the fields the workbook has a column for: a missing column says nothing, it is not "".
     absent = set(missing)
@@ -223,10 +231,9 @@ def _diff_records(
             new = _col(desired, "client_key" if link and col.field == "client_id" else col.field)
             changed, old_values, new_values = _changed(old, new, col.normalize, matched)
             if inherit is not None and changed.size:
-                inherited = inherit(col.field, pos[changed])
-                if inherited is not None:
-                    blank = _normalized(new_values, col.normalize) == ""
-                    keep = ~(blank & (old_values == inherited))
+                same = inherit(col, pos[changed], old_values, new_values)
+                if same is not None:
+                    keep = ~same
                     changed, old_values, new_values = changed[keep], old_values[keep], new_values[keep]
             if changed.size:
                 parts.append((changed, col.field, old_values, new_values))
@@ -252,7 +259,11 @@ def _diff_records(
 
 
 def _diff_contacts(
-    current: AccountFrames, wanted: Desired, sheet: SheetMap, deleted_clients: np.ndarray
+    current: AccountFrames,
+    wanted: Desired,
+    sheet: SheetMap,
+    deleted_clients: np.ndarray,
+    base: AccountFrames | None = None,
 ) -> RecordDiff:
     """Contacts: like records, plus the client link, Billomat's inheritance, and deleted clients."""
     cur, desired = current.contacts, wanted.contacts
@@ -267,13 +278,28 @@ def _diff_contacts(
     client_index = pd.Index(client_ids[unique], dtype=object)
     contact_client_ids = _col(cur, "client_id")
 
-    def inherit(field_name: str, positions: np.ndarray) -> np.ndarray | None:
-        if field_name not in INHERITED_CONTACT_FIELDS:
+    # Where each current contact is in the base (-1: not there), for "did the accountant edit it".
+    base_contacts = base.contacts if base is not None else pd.DataFrame({"id": []}, dtype=object)
+    base_contacts = base_contacts[~pd.Index(_col(base_contacts, "id"), dtype=object).duplicated(keep="last")]
+    base_index = pd.Index(_col(base_contacts, "id"), dtype=object)
+    in_base = base_index.get_indexer(pd.Index(_col(cur, "id"), dtype=object))
+
+    def inherit(col: ColumnMap, positions: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray | None:
+        if col.field not in INHERITED_CONTACT_FIELDS:
             return None
         at = client_index.get_indexer(contact_client_ids[positions])
-        values = _col(clients, field_name)[unique]
+        values = _col(clients, col.field)[unique]
         # A contact whose client is unknown inherits nothing: None never equals a str.
-        return np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else None, None)
+        shows_client = old == np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else None, None)
+        new_norm = _normalized(new, col.normalize)
+        same = new_norm == ""  # a blank cell asks for the client's value
+        # A cell the accountant did not edit: Billomat shows the client's value there, maybe a newer one
+        # than the cell's (under the "read" reading it follows every change of the client).
+        known = in_base[positions]
+        if (known >= 0).any():
+            was = _clean(_col(base_contacts, col.field))[np.maximum(known, 0)]
+            same |= (known >= 0) & (new_norm == _normalized(was, col.normalize))
+        return shows_client & same
 
     missing = wanted.missing.get("contacts", ())
     return _diff_records(

@@ -42,7 +42,9 @@ So tags never conflict, except without a base (`no_base`, the whole set of the c
 
 Contacts inherit empty fields from their client in Billomat: an empty workbook cell where the other
 state holds exactly the client's value is the same value (as in sync/diff.py), never a change or a
-conflict.
+conflict; and Billomat showing the client's value in a contact's field is no Billomat-side change of
+that contact (whether Billomat copies or shows the client's current value is unconfirmed: see
+sync/inherit.py).
 
 A conflict is held: neither side changes for that field or record. `prefer` ("sheet" / "billomat")
 or a per-conflict `decisions` entry (keyed by `Conflict.id`, e.g. read from the Konflikte sheet)
@@ -679,6 +681,13 @@ class _Merger:
             b = _take(_col(bf, col.field), u.pb)
             c = _take(_col(cf, col.field), u.pc)
             cchg = _differs(b, c, steps, both_bc)
+            if inherit_c is not None and cchg.any():
+                # Billomat showing the client's value in a contact's field is no change of the contact
+                # (under the "read" reading it follows every change of the client): sync/inherit.py.
+                at = np.flatnonzero(cchg)
+                shown = inherit_c(col.field, at)
+                if shown is not None:
+                    cchg[at[_clean(c[at]) == shown]] = False
             u.c_edit |= cchg
             if col.field not in in_w:
                 out.append(_Cells(col, col.field, None, b, c, None, cchg, None))

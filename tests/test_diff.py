@@ -233,6 +233,62 @@ def test_blank_contact_cell_is_a_change_when_billomat_holds_its_own_value() -> N
     assert updates(result, "contacts") == [("5001", 2, "city", "Radebeul", "")]
 
 
+# The client moved (street/city changed) after the workbook was written; under the "read" reading of
+# billomat-api.md §4.2 the contact now shows the client's new values, the workbook still its old ones.
+MOVED = {**CLIENT, "city": "Leipzig", "name": "Müller AG"}
+
+
+def test_an_unedited_contact_cell_where_billomat_shows_the_clients_newer_value_is_no_change() -> None:
+    base = account(clients=[CLIENT], contacts=[CONTACT])
+    current = account(clients=[MOVED], contacts=[{**CONTACT, "city": "Leipzig", "name": "Müller AG"}])
+    wanted = desired(clients=[client_row(city="Leipzig", name="Müller AG")], contacts=[contact_row()])
+    assert diff_account(current, wanted, MAPPING, base).is_empty
+    # Without the base nothing tells the old value from an edit: the workbook is master.
+    assert updates(diff(current, wanted), "contacts") == [
+        ("5001", 2, "name", "Müller AG", "Müller GmbH"),
+        ("5001", 2, "city", "Leipzig", "Dresden"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("billomat", "cell", "expected"),
+    [
+        # The accountant's edit goes through, also when Billomat shows the client's value.
+        ("Leipzig", "Halle", [("5001", 2, "city", "Leipzig", "Halle")]),
+        # Billomat holds a value of the contact's own (not the client's): the workbook stays master.
+        ("Radebeul", "Dresden", [("5001", 2, "city", "Radebeul", "Dresden")]),
+        # Unedited (the base's value) and Billomat shows the client's: left alone.
+        ("Leipzig", "Dresden", []),
+    ],
+)
+def test_only_unedited_inherited_cells_where_billomat_shows_the_clients_value_are_left_alone(
+    billomat: str, cell: str, expected: list
+) -> None:
+    base = account(clients=[CLIENT], contacts=[CONTACT])
+    current = account(clients=[MOVED], contacts=[{**CONTACT, "city": billomat}])
+    wanted = desired(clients=[client_row(city="Leipzig", name="Müller AG")], contacts=[contact_row(city=cell)])
+    result = diff_account(current, wanted, MAPPING, base)
+    assert updates(result, "contacts") == expected
+
+
+def test_a_contact_the_base_does_not_know_keeps_the_workbook_as_master() -> None:
+    base = account(clients=[CLIENT])
+    current = account(clients=[MOVED], contacts=[{**CONTACT, "city": "Leipzig"}])
+    wanted = desired(clients=[client_row(city="Leipzig", name="Müller AG")], contacts=[contact_row()])
+    assert updates(diff_account(current, wanted, MAPPING, base), "contacts") == [
+        ("5001", 2, "city", "Leipzig", "Dresden")
+    ]
+
+
+def test_an_unedited_own_first_name_changed_in_billomat_is_still_written() -> None:
+    base = account(clients=[CLIENT], contacts=[CONTACT])
+    current = account(clients=[CLIENT], contacts=[{**CONTACT, "first_name": "Sabina"}])
+    wanted = desired(clients=[client_row()], contacts=[contact_row()])
+    assert updates(diff_account(current, wanted, MAPPING, base), "contacts") == [
+        ("5001", 2, "first_name", "Sabina", "Sabine")
+    ]
+
+
 def test_contact_of_a_client_created_in_the_same_run() -> None:
     wanted = desired(
         clients=[client_row(), {"_row": 3, "_key": "neu-7", "name": "Neu GmbH"}],

@@ -285,6 +285,68 @@ def test_contacts_inherit_empty_address_fields_from_their_client(api: Api, emula
     assert emptied["zip"] == "09111"
 
 
+def test_contacts_under_copy_keep_the_copied_values_when_their_client_moves(api: Api) -> None:
+    assert api.put("/clients/1005", {"client": {"street": "Neue Straße 1"}}).status_code == 200
+    for contact in items(api.get("/contacts", client_id="1005").json(), "contacts", "contact"):
+        assert contact["street"] == "Königsallee 60"  # copied when written; the client's move is not seen
+    assert api.get("/contacts/5008").json()["contact"]["street"] == "Königsallee 60"
+
+
+def test_contacts_under_read_show_their_clients_current_values(make_emulator: MakeEmu) -> None:
+    emu = make_emulator(contact_inherit="read", contacts_bulk="allow")
+    api = Api(emu)
+    stored = emu.state.table("contacts")["5002"]
+    assert (stored["street"], stored["zip"], stored["name"]) == ("Lagerstraße 5", "", "")  # stored empty
+    shown = api.get("/contacts/5002").json()["contact"]
+    assert (shown["street"], shown["zip"], shown["city"], shown["name"]) == (
+        "Lagerstraße 5",
+        "01067",
+        "Dresden",
+        "Müller & Söhne GmbH",
+    )
+    assert "Lagerstraße 5" in shown["address"] and "01067 Dresden" in shown["address"]
+
+    # Writing the client changes what its contacts show: in the list, in a find, in the bulk list.
+    assert api.put("/clients/1001", {"client": {"zip": "01069", "name": "Müller AG"}}).status_code == 200
+    listed = items(api.get("/contacts", client_id="1001").json(), "contacts", "contact")
+    by_id = {c["id"]: c for c in listed}
+    assert (by_id["5002"]["zip"], by_id["5002"]["name"], by_id["5002"]["street"]) == (
+        "01069",
+        "Müller AG",
+        "Lagerstraße 5",
+    )
+    assert by_id["5003"]["zip"] == "80807"  # its own value stays
+    assert api.get("/contacts/5001").json()["contact"]["zip"] == "01069"
+    bulk = {c["id"]: c for c in items(api.get("/contacts", per_page=1000).json(), "contacts", "contact")}
+    assert bulk["5001"]["name"] == "Müller AG"
+    assert emu.state.table("contacts")["5001"]["zip"] == ""  # still stored empty
+
+    # A write's answer shows the same; an emptied field inherits again.
+    created = api.post("/contacts", {"contact": {"client_id": "1001", "last_name": "Neu"}}).json()["contact"]
+    assert created["zip"] == "01069" and emu.state.table("contacts")[created["id"]]["zip"] == ""
+    emptied = api.put("/contacts/5002", {"contact": {"street": ""}}).json()["contact"]
+    assert emptied["street"] == "Weißenburger Str. 12" and emu.state.table("contacts")["5002"]["street"] == ""
+
+    # Sorting uses what is shown (stored, the empty zips would come before 5003's own 80807).
+    api.put("/clients/1001", {"client": {"zip": "99999"}})
+    ordered = items(api.get("/contacts", client_id="1001", order_by="zip ASC").json(), "contacts", "contact")
+    assert [c["zip"] for c in ordered] == ["80807", "99999", "99999", "99999"]
+
+
+def test_the_emulator_command_takes_the_contact_inherit_switch() -> None:
+    import argparse
+
+    from sync.commands.emulator import add_arguments, build_emulator
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert build_emulator(parser.parse_args([]), "k").config.contact_inherit == "copy"
+    emu = build_emulator(parser.parse_args(["--contact-inherit", "read", "--port", "0"]), "k")
+    assert emu.config.contact_inherit == "read"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--contact-inherit", "sometimes"])
+
+
 def test_unknown_id_is_404_row_not_found(api: Api) -> None:
     for r in (
         api.get("/clients/999999"),

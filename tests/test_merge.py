@@ -340,6 +340,16 @@ CASES = [
     Case("contact: inherited field emptied in Billomat and refilled, emptied in the sheet: no conflict",
          {"clients.1001.city": "Pirna", "contacts.5001.city": "Pirna"},
          {"clients.1001.city": "Pirna", "contacts.5001.city": ""}, set(), set()),
+    # The client moved; Billomat shows its new city in the inheriting contact (the "read" reading of
+    # billomat-api.md §4.2): that is no change of the contact, on either side.
+    Case("contact: shows its client's new value in Billomat: no change of the contact",
+         {"clients.1001.city": "Pirna", "contacts.5001.city": "Pirna"}, {}, set(), {"Kunden 1001 Ort=Pirna"}),
+    Case("contact: shows its client's new value in Billomat, its own value typed in the sheet: no conflict",
+         {"clients.1001.city": "Pirna", "contacts.5001.city": "Pirna"}, {"contacts.5001.city": "Radebeul"},
+         {"contacts update 5001 city=Radebeul"}, {"Kunden 1001 Ort=Pirna"}),
+    Case("contact: its client moved in the sheet and Billomat shows it in the contact: nothing",
+         {"clients.1001.city": "Pirna", "contacts.5001.city": "Pirna"}, {"clients.1001.city": "Pirna"},
+         set(), set()),
     # ---- contacts: records
     Case("contact: edited in the sheet, deleted in Billomat", {"contacts.5002": DEL},
          {"contacts.5002.email": "kos@schmidt.de"}, set(), set(), "edited_vs_deleted_in_billomat", 1),

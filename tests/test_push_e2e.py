@@ -81,7 +81,12 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def serve(**options) -> Emulator:  # noqa: ANN003
-    """The sample account on a free port (started by the caller with .running())."""
+    """The sample account on a free port (started by the caller with .running()).
+
+    `contact_inherit` ("copy", the default, or "read"): how the emulator fills a contact's empty address
+    fields from its client (billomat-api.md §4.2, unconfirmed); the tests that touch contacts, faults
+    and kills run under both.
+    """
     options.setdefault("clock", FakeClock())
     options.setdefault("contacts_bulk", "allow")
     options.setdefault("account", SAMPLE)
@@ -298,8 +303,9 @@ class Edits:
             book.delete_row(KONTAKTE, book.row_of(KONTAKTE, CONTACT_ID, rid))
         book.save()
 
-    def expected(self, before: dict) -> dict:
-        """The account after a push of these edits, derived from the edits and the state before."""
+    def expected(self, before: dict, reading: str = "copy") -> dict:
+        """The account after a push of these edits, derived from the edits and the state before (as
+        stored: under the "read" reading a contact's empty fields stay empty, whatever its client holds)."""
         state = copy.deepcopy(before)
         clients, contacts = state["clients"], state["contacts"]
         for cid, fields in self.updates.items():
@@ -329,9 +335,9 @@ class Edits:
             state["values"].update({(ckey, pid): v for pid, v in new.values.items()})
             state["tags"] += [(ckey, name) for name in new.tags]
             for contact in new.contacts:
-                contacts[_contact_key(ckey, contact)] = _new_contact(record, ckey, contact)
+                contacts[_contact_key(ckey, contact)] = _new_contact(record, ckey, contact, reading)
         for cid, contact in self.new_contacts:
-            contacts[_contact_key(cid, contact)] = _new_contact(clients[cid], cid, contact)
+            contacts[_contact_key(cid, contact)] = _new_contact(clients[cid], cid, contact, reading)
         state["values"] = {k: v for k, v in state["values"].items() if v}
         state["tags"].sort()
         return state
@@ -345,10 +351,12 @@ def _contact_key(client_key: str, contact: dict[str, str]) -> str:
     return f"{client_key}/new:{contact.get('first_name', '')} {contact.get('last_name', '')}"
 
 
-def _new_contact(client: dict[str, str], client_key: str, contact: dict[str, str]) -> dict[str, str]:
+def _new_contact(
+    client: dict[str, str], client_key: str, contact: dict[str, str], reading: str
+) -> dict[str, str]:
     record = {f: "" for f in _mapped(CONTACTS)}
     record.update(contact)
-    for name in INHERITED:  # Billomat fills a new contact's empty address fields from its client
+    for name in INHERITED if reading == "copy" else ():  # Billomat copies the client's address fields
         if name in record and not record[name]:
             record[name] = client.get(name, "")
     record["client_id"] = client_key
@@ -356,7 +364,8 @@ def _new_contact(client: dict[str, str], client_key: str, contact: dict[str, str
 
 
 def account(emu: Emulator, fields: str = "mapped") -> dict:
-    """The emulated account in comparable form.
+    """The emulated account in comparable form, as stored (under the "read" reading of contact
+    inheritance a contact that inherits holds "" there: a write into it would show).
 
     Existing records are keyed by id; records created by billsync by `new:<name>` (clients) and
     `new:<client key>:<first> <last>` (contacts), so runs that got different ids compare equal.
@@ -511,9 +520,9 @@ def bulk_edits(prefix: str = "Neu") -> Edits:
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("form", ["xlsx", "csv"])
-def test_plan_right_after_pull_has_no_changes(tmp_path, form):
-    emu = serve()
+@pytest.mark.parametrize(("form", "reading"), [("xlsx", "copy"), ("csv", "copy"), ("xlsx", "read")])
+def test_plan_right_after_pull_has_no_changes(tmp_path, form, reading):
+    emu = serve(contact_inherit=reading)
     with emu.running():
         book = pull(emu, tmp_path / ("kunden.xlsx" if form == "xlsx" else "kunden-csv"))
         before = len(emu.requests)
@@ -585,10 +594,12 @@ def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_pat
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("form", ["xlsx", "csv"])
-def test_push_of_mixed_edits_lands_exactly_and_writes_new_ids_back(tmp_path, form):
+@pytest.mark.parametrize(("form", "reading"), [("xlsx", "copy"), ("csv", "copy"), ("xlsx", "read")])
+def test_push_of_mixed_edits_lands_exactly_and_writes_new_ids_back(tmp_path, form, reading):
+    """Also edits client 1005's street (its contacts 5008/5009 have no address of their own) and 1002's
+    city (contact 5004): under either reading those contacts are never written."""
     edits = mixed_edits()
-    emu = serve()
+    emu = serve(contact_inherit=reading)
     with emu.running():
         book = pull(emu, tmp_path / ("kunden.xlsx" if form == "xlsx" else "kunden-csv"))
         before, before_all = before_state(emu), copy.deepcopy(account(emu, "all"))
@@ -607,7 +618,7 @@ def test_push_of_mixed_edits_lands_exactly_and_writes_new_ids_back(tmp_path, for
         sent = writes(emu, start)
 
         # The account is exactly what the edits asked for, field by field.
-        got, want = account(emu), edits.expected(before)
+        got, want = account(emu), edits.expected(before, reading)
         assert got["clients"].keys() == want["clients"].keys()
         for key, record in want["clients"].items():
             assert got["clients"][key] == record, key
@@ -688,10 +699,21 @@ def push_until_done(emu: Emulator, book: Path, *extra: str, limit: int = 5) -> l
 
 
 @pytest.fixture(scope="module")
-def oracle(tmp_path_factory) -> dict:
-    """The bulk edits pushed to a fault-free emulator: the state every other run must reach."""
-    tmp = tmp_path_factory.mktemp("oracle")
-    emu = serve()
+def oracles(tmp_path_factory) -> Callable[[str], dict]:
+    """Per reading of contact inheritance: the bulk edits pushed to a fault-free emulator, the state
+    every other run under that reading must reach (computed once per module and reading)."""
+    done: dict[str, dict] = {}
+
+    def oracle_of(reading: str) -> dict:
+        if reading not in done:
+            done[reading] = _oracle(tmp_path_factory.mktemp(f"oracle-{reading}"), reading)
+        return done[reading]
+
+    return oracle_of
+
+
+def _oracle(tmp: Path, reading: str) -> dict:
+    emu = serve(contact_inherit=reading)
     edits = bulk_edits()
     with emu.running():
         book = pull(emu, tmp / "kunden.xlsx")
@@ -701,7 +723,7 @@ def oracle(tmp_path_factory) -> dict:
         result = cli(emu, "push", "--sheet", str(book), "--allow-deletes")
         assert result.code == 0, result.text
         assert len(writes(emu, start)) == edits.changed_records() >= 40
-    assert account(emu, "mapped") == edits.expected(before)  # the oracle itself is right
+    assert account(emu, "mapped") == edits.expected(before, reading)  # the oracle itself is right
     return {
         "all": account(emu, "all"),
         "clients": len(emu.state.clients),
@@ -712,13 +734,25 @@ def oracle(tmp_path_factory) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("seed", "tag_post"), [(7, "dedupe"), (11, "dedupe"), (23, "duplicate"), (42, "duplicate")]
+    ("seed", "tag_post", "reading"),
+    [
+        (7, "dedupe", "copy"),
+        (11, "dedupe", "copy"),
+        (23, "duplicate", "copy"),
+        (42, "duplicate", "copy"),
+        (7, "dedupe", "read"),
+    ],
 )
-def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracle, seed, tag_post):
+def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracles, seed, tag_post, reading):
     """10 % 5xx, 5 % 429, 5 % lost answers on every request; the first answer of a client, contact and
     tag create is always lost (forced), so the landed checks run whatever the dice say. With
     tag_post="duplicate" the emulator stores a repeated tag POST twice (billomat-api.md §4.5)."""
-    emu = serve(faults=FaultSpec.parse(f"5xx=0.1,429=0.05,lost=0.05,seed={seed}"), tag_post=tag_post)
+    oracle = oracles(reading)
+    emu = serve(
+        faults=FaultSpec.parse(f"5xx=0.1,429=0.05,lost=0.05,seed={seed}"),
+        tag_post=tag_post,
+        contact_inherit=reading,
+    )
     edits = bulk_edits()
     assert sum(1 for n in edits.new_clients if n.contacts) >= 5 and edits.changed_records() >= 40
     with emu.running():
@@ -779,22 +813,24 @@ def kill_at_write(emu: Emulator, k: int, when: str, pid: Callable[[], int]) -> l
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("k", "when", "tag_post"),
+    ("k", "when", "tag_post", "reading"),
     [
-        (1, "after", "dedupe"),
-        (2, "before", "dedupe"),
-        (3, "after", "dedupe"),
-        (7, "after", "dedupe"),
-        (15, "before", "dedupe"),
-        (30, "after", "duplicate"),
-        (-1, "after", "duplicate"),
+        (1, "after", "dedupe", "copy"),
+        (2, "before", "dedupe", "copy"),
+        (3, "after", "dedupe", "copy"),
+        (7, "after", "dedupe", "copy"),
+        (15, "before", "dedupe", "copy"),
+        (30, "after", "duplicate", "copy"),
+        (-1, "after", "duplicate", "copy"),
+        (-1, "after", "duplicate", "read"),
     ],
 )
-def test_push_killed_at_a_write_and_run_again_completes_exactly(tmp_path, oracle, k, when, tag_post):
+def test_push_killed_at_a_write_and_run_again_completes_exactly(tmp_path, oracles, k, when, tag_post, reading):
     """Killed at the k-th write (-1: the last, so no id was written back), then `push` again: the
     journal and the markers make the next run finish exactly what was left, in one run.
     tag_post="duplicate": the emulator stores a repeated tag POST twice (billomat-api.md §4.5)."""
-    emu = serve(rate_limit=0, tag_post=tag_post)
+    oracle = oracles(reading)
+    emu = serve(rate_limit=0, tag_post=tag_post, contact_inherit=reading)
     edits = bulk_edits()
     k = k if k > 0 else oracle["writes"]
     with emu.running():
@@ -848,11 +884,12 @@ def run_killed_push(emu: Emulator, book: Path, k: int, when: str, home: Path) ->
 
 @pytest.mark.slow
 def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_nothing_twice(
-    tmp_path, oracle
+    tmp_path, oracles
 ):
     """The accountant copies the workbook to another folder after a killed push: a new state dir, no
     journal. The records the killed run created carry their rows' markers, so they are adopted, not
     created again (and not deleted as unknown records either)."""
+    oracle = oracles("copy")
     emu = serve(rate_limit=0)
     edits = bulk_edits()
     with emu.running():
@@ -869,6 +906,63 @@ def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_n
     assert_ids_written_back(emu, moved, edits)
     assert again.code == 0 and "no changes" in again.out, again.text
     assert len(results) == 1, "\n---\n".join(r.text for r in results)
+
+
+# --------------------------------------------------------------------------------------------------
+# 4b. Contacts that inherit their client's address (issue 9 point 4), under both readings
+# --------------------------------------------------------------------------------------------------
+
+# Client 1005's contacts 5008/5009 and 1002's 5004 have no address of their own: Billomat fills it in.
+INHERITING = ("5004", "5008", "5009")
+
+
+@pytest.mark.parametrize("trouble", ["none", "lost", "killed"])
+@pytest.mark.parametrize("reading", ["copy", "read"])
+def test_a_pushed_client_address_never_writes_the_contacts_that_inherit_it(tmp_path, reading, trouble):
+    """The accountant edits two clients' street, name, city and zip and pushes; whether Billomat copies
+    a contact's empty address fields when it is written ("copy") or shows the client's current ones
+    ("read") is unconfirmed. Under both, no contact is ever written, a second push and a plan have
+    nothing to do, and sync converges; also with 5 % lost answers and with a push killed right after
+    its first write (performed, answer never read) and run again."""
+    faults = FaultSpec.parse("lost=0.05,seed=5") if trouble == "lost" else FaultSpec()
+    emu = serve(contact_inherit=reading, faults=faults, rate_limit=0)
+    edits = Edits(
+        updates={
+            "1005": {"street": "Neue Straße 9", "name": "Zahnarztpraxis Weiß & Partner"},
+            "1002": {"city": "Potsdam", "zip": "14467"},
+        }
+    )
+    with emu.running():
+        book = pull(emu, tmp_path / "kunden.xlsx")
+        stored = {rid: dict(emu.state.table("contacts")[rid]) for rid in INHERITING}
+        edits.apply_to(book, property_headers(emu))
+        if trouble == "lost":
+            emu.force("lost", count=1, method="PUT", path_contains="/clients/1005")
+        if trouble == "killed":
+            hit, _ = run_killed_push(emu, book, 1, "after", tmp_path)
+            assert hit[0].startswith("PUT ") and "/clients/" in hit[0]
+        push_until_done(emu, book)
+        clients = emu.state.table("clients")
+        assert {f: clients["1005"][f] for f in ("street", "name")} == edits.updates["1005"]
+        assert {f: clients["1002"][f] for f in ("city", "zip")} == edits.updates["1002"]
+        shown = emu.state.shown_contact(emu.state.table("contacts")["5008"])["street"]
+        assert shown == ("Neue Straße 9" if reading == "read" else "Königsallee 60")
+
+        start = len(emu.requests)
+        again = cli(emu, "push", "--sheet", str(book))
+        assert again.code == 0 and "0 write requests" in again.out, again.text
+        planned = cli(emu, "plan", "--sheet", str(book))
+        assert planned.code == 0 and "no changes" in planned.out, planned.text
+        for night in (1, 2):
+            synced = cli(emu, "sync", "--sheet", str(book))
+            assert synced.code == 0, f"sync {night}: {synced.text}"
+            assert "workbook 0 updated, 0 added, 0 removed" in synced.out, f"sync {night}: {synced.text}"
+        assert writes(emu, start) == []
+        last = cli(emu, "push", "--sheet", str(book))
+        assert last.code == 0 and "0 write requests" in last.out, last.text
+        no_traceback(last)
+    assert [r for r in emu.requests if r.method in WRITES and r.path.startswith("/contacts")] == []
+    assert {rid: emu.state.table("contacts")[rid] for rid in INHERITING} == stored
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,8 +21,15 @@ pytestmark = pytest.mark.e2e
 MAPPING = load_mapping(REPO / "mappings" / "billomat.yaml")
 
 
+BOTH_READINGS = pytest.mark.parametrize("emu", ["copy", "read"], indirect=True)
+
+
 @pytest.fixture
-def emu():
+def emu(request):
+    """The sample account. How contacts inherit their client's address (billomat-api.md §4.2) is
+    unconfirmed: "copy" (copied when written; the default) or "read" (shown from the client's current
+    values). The contact stories run under both (`BOTH_READINGS`); the rest under "copy" only, to keep
+    `make test` within its time budget."""
     emulator = Emulator(
         EmulatorConfig(
             billomat_id="musterfirma",
@@ -30,6 +37,7 @@ def emu():
             account=load_seed(REPO / "sample_data"),
             clock=FakeClock(),
             contacts_bulk="allow",
+            contact_inherit=getattr(request, "param", "copy"),
         )
     )
     with emulator.running():
@@ -53,10 +61,16 @@ def kunden(path: Path) -> dict[str, dict[str, str]]:
     return {row["Billomat-ID"]: row for row in table.to_dict("records") if row["Billomat-ID"]}
 
 
-def edit(path: Path, client_id: str, header: str, value: str) -> None:
-    """An accountant's edit of one cell (openpyxl stands in for Excel)."""
+def kontakte(path: Path) -> dict[str, dict[str, str]]:
+    """Kontakte rows by Kontakt-ID as billsync reads them."""
+    table = read_workbook(path, MAPPING)["Kontakte"]
+    return {row["Kontakt-ID"]: row for row in table.to_dict("records") if row["Kontakt-ID"]}
+
+
+def edit(path: Path, client_id: str, header: str, value: str, sheet: str = "Kunden") -> None:
+    """An accountant's edit of one cell (openpyxl stands in for Excel); the key is in column A."""
     wb = openpyxl.load_workbook(path)
-    ws = wb["Kunden"]
+    ws = wb[sheet]
     col = {c.value: c.column for c in ws[1]}[header]
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id)
     ws.cell(row, col).value = value
@@ -309,3 +323,60 @@ def test_sync_keeps_state_private_and_the_backup_as_private_as_the_workbook(emu,
     assert result.code == 0, result.text
     assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
     assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o600
+
+
+# ---------------------------------------------------------------------------------------------------
+# Contacts that inherit their client's address (issue 9 point 4): under both readings (see `emu`)
+# ---------------------------------------------------------------------------------------------------
+
+# Client 1005's contacts 5008 and 5009 have no address of their own.
+INHERITING = ("5008", "5009")
+
+
+def contact_writes(emu: Emulator) -> list:
+    return [r for r in writes(emu) if r.path.startswith("/contacts")]
+
+
+@BOTH_READINGS
+def test_a_client_address_edited_in_the_workbook_never_writes_its_inheriting_contacts(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    stored = {rid: dict(emu.state.table("contacts")[rid]) for rid in INHERITING}
+    edit(path, "1005", "Straße", "Neue Straße 9")
+    edit(path, "1005", "Firma", "Zahnarztpraxis Weiß & Partner")
+    first = sync(emu, path)
+    assert first.code == 0, first.text
+    client = emu.state.table("clients")["1005"]
+    assert (client["street"], client["name"]) == ("Neue Straße 9", "Zahnarztpraxis Weiß & Partner")
+    for night in (2, 3):  # converged: one more sync writes nothing, on either side, and stays so
+        before = len(writes(emu))
+        again = sync(emu, path)
+        assert again.code == 0, f"sync {night}: {again.text}"
+        assert len(writes(emu)) == before, f"sync {night}: {again.text}"
+        assert "workbook 0 updated, 0 added, 0 removed" in again.out, again.text
+    assert contact_writes(emu) == []
+    assert {rid: emu.state.table("contacts")[rid] for rid in INHERITING} == stored  # never written
+    planned = run_cli(["plan", "--sheet", str(path), "--no-progress"], billomat_env(emu.billomat_url))
+    assert planned.code == 0 and "no changes" in planned.out, planned.text
+
+
+@BOTH_READINGS
+def test_billomat_moving_a_client_is_no_conflict_with_an_edit_of_its_inheriting_contact(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    street_5008 = emu.state.table("contacts")["5008"]["street"]  # "" under "read": it inherits
+    emu.state.update_client("1005", {"street": "Kö 1"})  # a colleague; under "read" 5008/5009 now show it
+    edit(path, "5008", "Telefon", "+49 211 000", sheet="Kontakte")
+    edit(path, "5009", "Straße", "Filiale 1", sheet="Kontakte")
+    result = sync(emu, path)
+    assert result.code == 0, result.text  # nothing held
+    assert kunden(path)["1005"]["Straße"] == "Kö 1"
+    contacts = emu.state.table("contacts")
+    assert contacts["5008"]["phone"] == "+49 211 000"
+    assert contacts["5008"]["street"] == street_5008  # the PUT carried the phone only
+    assert contacts["5009"]["street"] == "Filiale 1"
+    sent = [(r.method, r.path) for r in contact_writes(emu)]
+    assert sorted(sent) == [("PUT", "/contacts/5008"), ("PUT", "/contacts/5009")]
+    assert kontakte(path)["5009"]["Straße"] == "Filiale 1"
+    before = len(writes(emu))
+    again = sync(emu, path)
+    assert again.code == 0 and len(writes(emu)) == before, again.text
+    assert "workbook 0 updated, 0 added, 0 removed" in again.out, again.text

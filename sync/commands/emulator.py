@@ -48,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how GET /contacts without client_id answers: the docs make client_id mandatory (refuse, "
         "the default); the real answer is unconfirmed",
     )
+    parser.add_argument(
+        "--contact-inherit",
+        choices=("copy", "read"),
+        default="copy",
+        help="how a contact's empty address fields take its client's values: copied when the contact is "
+        "written (copy, the default) or shown from the client's current values on every read (read); "
+        "the real behaviour is unconfirmed",
+    )
 
 
 def build_emulator(  # noqa: ANN201
@@ -86,6 +94,7 @@ def build_emulator(  # noqa: ANN201
             rate_limit_header=args.rate_limit not in (0, BILLOMAT_QUOTA),
             faults=faults,
             contacts_bulk=args.contacts_bulk,
+            contact_inherit=args.contact_inherit,
             port=args.port,
             snapbill=snapbill,
         )

@@ -12,12 +12,13 @@ from sync.clients.billomat import Billomat
 from sync.commands.common import billomat_client, billomat_mapping
 from sync.desired import Desired, read_desired
 from sync.diff import diff_account
-from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.errors import EXIT_OK, EXIT_PARTIAL, StateError
 from sync.extract import extract_account
 from sync.frames import AccountFrames
 from sync.mapping import Mapping
 from sync.plan import Plan, build_plan
 from sync.report import counts_text, held_lines, plan_lines, write_change_report, write_json
+from sync.state import StateDir, state_dir_for
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -60,6 +61,7 @@ class Prepared:
     desired: Desired
     plan: Plan
     reads: int
+    base: AccountFrames | None = None  # the base snapshot the workbook was written from, if any
 
 
 def prepare(ctx: Context, sheet_path: Path) -> Prepared:
@@ -72,7 +74,8 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     current, _stats = extract_account(bm, ctx.reporter)
     ctx.reporter.activity("Comparing the workbook with Billomat")
     desired = read_desired(tables, mapping, current, source=str(sheet_path))
-    diff = diff_account(current, desired, mapping)
+    base = _base(ctx, sheet_path)
+    diff = diff_account(current, desired, mapping, base)
     plan = build_plan(
         diff,
         desired,
@@ -86,7 +89,18 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
         ctx.reporter.warn(f"left out: {problem}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count)
+    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, base)
+
+
+def _base(ctx: Context, sheet_path: Path) -> AccountFrames | None:
+    """The base snapshot, which tells which contact cells the accountant edited (sync/inherit.py)."""
+    state = StateDir(state_dir_for(sheet_path, ctx.args.state))
+    try:
+        snapshot = state.read_snapshot()
+    except StateError as exc:
+        ctx.reporter.warn(f"{exc}; planning without it (contact cells count as edited where they differ)")
+        return None
+    return snapshot.frames if snapshot is not None else None
 
 
 def show_plan(ctx: Context, prepared: Prepared) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sync.commands.common import write_back_new_ids
 from sync.commands.plan import add_delete_arguments, add_sheet_argument, prepare, show_plan
 from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.inherit import keep_unedited
 from sync.journal import Journal
 from sync.load import LoadStopped, apply_plan, markers_in, rebase
 from sync.report import counts_text
@@ -66,8 +67,15 @@ def run(ctx: Context) -> int:
             ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
         write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current)
         ctx.reporter.activity("Writing the base snapshot")
-        state.write_snapshot(
+        # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+        next_base = keep_unedited(
             rebase(prepared.current, report),
+            prepared.base,
+            prepared.desired.contacts,
+            prepared.mapping.sheets.get("contacts"),
+        )
+        state.write_snapshot(
+            next_base,
             {
                 "command": "push",
                 "workbook": str(sheet_path.resolve()),

@@ -16,6 +16,7 @@ from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.extract import extract_account
+from sync.inherit import keep_unedited
 from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.merge import Merge, merge_account, reading_frames
@@ -108,8 +109,11 @@ def run(ctx: Context) -> int:
             unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
         ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
+            next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
+            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+            next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
             state.write_snapshot(
-                merge.next_base(rebase(current, report), unwritten=unwritten),
+                next_base,
                 {
                     "command": "sync",
                     "workbook": str(sheet_path.resolve()),

@@ -21,8 +21,10 @@ reference leaves open, as the emulator makes them:
   Zero properties: `"client-property-values": {}`.
 - Write bodies must be wrapped (`{"client": {...}}`); scalars are coerced to strings (true -> "1"),
   read-only/unknown fields are ignored, INT fields are normalised ("00042" -> "42").
-- Contacts copy empty `contact_inherit_fields` from their client on create AND update (so emptying a
-  field refills it); their `client_id` can't be changed. A client needs `name` or a first/last name.
+- Contacts take empty `contact_inherit_fields` from their client (billomat-api.md §4.2, UNCONFIRMED how):
+  `contact_inherit="copy"` (default) copies them on create AND update (so emptying a field refills it);
+  `"read"` stores them empty and every GET (list, find, write answers) shows the client's current value.
+  A contact's `client_id` can't be changed. A client needs `name` or a first/last name.
 - Deleting a client deletes its contacts, property values and tags; deleting a property its values.
 - The tag cloud is sorted by name; its `id` is the lowest tag id with that name.
 - SnapBill (issue 5) is mounted at /snapbill/v1: see sync/emulator/snapbill.py for its decisions.

@@ -293,7 +293,7 @@ class BillomatApi:
             "client_tags": self.state.create_tag,
         }
         rec = creators[res.table](data)
-        return self._ok({res.singular: rec}, 201)  # billomat-api.md §1: POST -> 201
+        return self._ok({res.singular: self._shown(res, rec)}, 201)  # billomat-api.md §1: POST -> 201
 
     def _update(self, res: _Resource, rid: str, data: dict[str, str]) -> Record:
         updaters: dict[str, Callable[[str, Mapping[str, str]], Record]] = {
@@ -302,7 +302,7 @@ class BillomatApi:
             "client_properties": self.state.update_property,
             "client_property_values": self.state.update_property_value,
         }
-        return updaters[res.table](rid, data)
+        return self._shown(res, updaters[res.table](rid, data))
 
     def _delete(self, res: _Resource, rid: str) -> None:
         deleters: dict[str, Callable[[str], None]] = {
@@ -334,7 +334,11 @@ class BillomatApi:
         rec: Record = self.state.table(res.table)[rid]
         if res.table == "clients":
             return self._with_values(rec)
-        return rec
+        return self._shown(res, rec)
+
+    def _shown(self, res: _Resource, rec: Record) -> Record:
+        # billomat-api.md §4.2: under contact_inherit="read" a contact shows its client's current values.
+        return self.state.shown_contact(rec) if res.table == "contacts" else rec
 
     def _with_values(self, rec: Record) -> dict[str, Any]:
         # billomat-api.md §4.4 + fixture client_get_with_property_values.json: a row for EVERY property
@@ -372,6 +376,8 @@ class BillomatApi:
         chunk = ids[start : start + per_page]
         if res.table == "clients" and self.config.list_embeds_property_values:
             items: list[Any] = [self._with_values(table[i]) for i in chunk]
+        elif res.table == "contacts":
+            items = [self.state.shown_contact(table[i]) for i in chunk]
         else:
             items = [table[i] for i in chunk]
         body = {

@@ -53,6 +53,10 @@ class EmulatorConfig:
     timeout_hold: float = 2.0  # seconds a `timeout` fault holds the connection before closing it
     # GET /contacts without client_id (billomat-api.md §4.2, UNCONFIRMED): docs say client_id is required.
     contacts_bulk: Literal["allow", "refuse", "empty"] = "refuse"
+    # billomat-api.md §4.2: a contact's empty fields are filled from its client. UNCONFIRMED when:
+    # "copy" = filled in when the contact is written (stored); "read" = stored empty and shown with the
+    # client's CURRENT value on every GET (so editing the client changes what its contacts show).
+    contact_inherit: Literal["copy", "read"] = "copy"
     contact_inherit_fields: tuple[str, ...] = ("name", "street", "zip", "city", "state", "country_code")
     # Ids "owned by another account" (billomat-api.md §1): GET -> 401 Unauthorized (REAL); writes ->
     # foreign_write_status (BNET's skipped write tests expect 404: UNCONFIRMED).

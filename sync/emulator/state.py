@@ -139,6 +139,7 @@ class BillomatState:
             self._clients[full["id"]] = full
         ctemplate = dict.fromkeys(F.CONTACT_FIELDS, "")
         inherit = self.config.contact_inherit_fields
+        copy = self.config.contact_inherit == "copy"  # "read": stored empty, filled when shown
         home = self.settings["country_code"]
         clients, contacts, by_client = self._clients, self._contacts, self._contacts_by_client
         for rec in account.contacts:
@@ -146,10 +147,11 @@ class BillomatState:
             full.update(rec)
             if not full["created"]:
                 full["created"] = created_now
-            client = clients[full["client_id"]]
-            for name in inherit:  # billomat-api.md §4.2: empty values are filled from the client
-                if not full.get(name):
-                    full[name] = client.get(name, "")
+            if copy:
+                client = clients[full["client_id"]]
+                for name in inherit:  # billomat-api.md §4.2: empty values are filled from the client
+                    if not full.get(name):
+                        full[name] = client.get(name, "")
             full["address"] = _address(full, home)
             contacts[full["id"]] = full
             by_client.setdefault(full["client_id"], {})[full["id"]] = None
@@ -209,10 +211,26 @@ class BillomatState:
             rec["customerportal_url"] = ""
 
     def _inherit(self, contact: Record, client: Record) -> None:
-        # billomat-api.md §4.2: "Bei leeren Werten wird der Wert des Kunden übernommen".
+        # billomat-api.md §4.2: "Bei leeren Werten wird der Wert des Kunden übernommen". Under "read"
+        # nothing is copied: shown_contact() fills the empty fields whenever the contact is shown.
+        if self.config.contact_inherit != "copy":
+            return
         for name in self.config.contact_inherit_fields:
             if contact.get(name, "") == "":
                 contact[name] = client.get(name, "")
+
+    def shown_contact(self, contact: Record) -> Record:
+        """The contact as a GET shows it: under contact_inherit="read" its stored empty inherited fields
+        carry the client's current values (a new dict); under "copy" the stored record itself."""
+        if self.config.contact_inherit == "copy":
+            return contact
+        client = self._clients.get(contact["client_id"], {})
+        shown = dict(contact)
+        for name in self.config.contact_inherit_fields:
+            if shown.get(name, "") == "":
+                shown[name] = client.get(name, "")
+        shown["address"] = _address(shown, self.settings["country_code"])
+        return shown
 
     # ------------------------------------------------------------------ views
     @property
@@ -223,7 +241,7 @@ class BillomatState:
 
     @property
     def contacts(self) -> list[Record]:
-        """The contacts in creation order (live record dicts)."""
+        """The contacts in creation order (live record dicts, as stored; `shown_contact` gives what a GET shows)."""
         with self.lock:
             return list(self._contacts.values())
 
@@ -425,7 +443,7 @@ class BillomatState:
 
     @_locked
     def create_contact(self, data: Mapping[str, str]) -> Record:
-        """POST /contacts: client_id required; empty address fields are taken from the client."""
+        """POST /contacts: client_id required; empty address fields are taken from the client (under "copy")."""
         cid = data.get("client_id", "")
         if not cid:
             raise ApiError(400, "client_id is required")  # billomat-api.md §4.2: client_id (required)
@@ -444,7 +462,7 @@ class BillomatState:
 
     @_locked
     def update_contact(self, rid: str, data: Mapping[str, str]) -> Record:
-        """PUT /contacts/{id}: client_id can't change (ignored); emptied fields refill from the client."""
+        """PUT /contacts/{id}: client_id can't change (ignored); emptied fields refill from the client (under "copy")."""
         rec = self._get(self._contacts, rid)
         rec.update(self._contact_fields(data))
         self._inherit(rec, self._clients[rec["client_id"]])
@@ -649,12 +667,16 @@ class BillomatState:
             self._cache.move_to_end(key)
             return cached, table
         ids = self._filter(resource, table, filters)
+        # Contacts sort on what a GET shows (under contact_inherit="read" that is not what is stored).
+        shown = table
+        if resource == "contacts" and order and self.config.contact_inherit != "copy":
+            shown = {i: self.shown_contact(table[i]) for i in ids}
         for name, desc in reversed(order):  # stable sorts, last key first; ties keep creation order
             if name == "id":
                 ids.sort(key=int, reverse=desc)  # the id is the key itself; always digits
                 continue
             keyf = _sort_key(name)
-            ids.sort(key=lambda i, n=name, k=keyf: k(table[i].get(n, "")), reverse=desc)
+            ids.sort(key=lambda i, n=name, k=keyf: k(shown[i].get(n, "")), reverse=desc)
         if "client_id" not in filters:  # per-client lookups use an index and are cheap; don't cache them
             self._cache[key] = ids
             if len(self._cache) > _CACHE_SIZE:
