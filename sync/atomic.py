@@ -11,11 +11,18 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, *, before_replace: Callable[[Path], None] | None = None) -> Iterator[Path]:
+def atomic_path(
+    target: Path,
+    *,
+    before_replace: Callable[[Path], None] | None = None,
+    guard: Callable[[Path, Path], None] | None = None,
+) -> Iterator[Path]:
     """A temp path beside `target`, renamed over it only when the block succeeds.
 
     The temp file is fsync'd first, gets the permissions `target` had (mkstemp makes 0600; a new file
     gets the usual ones), and `before_replace(target)` runs just before the rename (e.g. a backup).
+    `guard(target, tmp)` runs before that and may raise to leave `target` as it is (a workbook that is
+    open or changed since it was read: `sync.workbook_guard`).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -26,6 +33,8 @@ def atomic_path(target: Path, *, before_replace: Callable[[Path], None] | None =
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, _mode_for(target))
+        if guard is not None:
+            guard(target, tmp)
         if before_replace is not None and target.exists():
             before_replace(target)
         os.replace(tmp, target)

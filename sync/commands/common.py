@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ from sync.clients.billomat import Billomat
 from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
+from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
@@ -47,6 +50,18 @@ def billomat_mapping(ctx: Context) -> Mapping:
     return load_mapping(ctx.mapping_path())
 
 
+@contextmanager
+def after_billomat_writes(report: LoadReport, what: str) -> Iterator[None]:
+    """A workbook that cannot be written after Billomat was: say what went to Billomat and what comes next."""
+    try:
+        yield
+    except WorkbookInUseError as exc:
+        done = sum(1 for r in report.results if r.status == "done")
+        raise WorkbookInUseError(
+            f"{exc.detail}. {done} change(s) went to Billomat in this run; {what}", file=exc.file
+        ) from None
+
+
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
@@ -73,14 +88,21 @@ def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
 
 
 def write_back_new_ids(
-    ctx: Context, path: Path, mapping: Mapping, report: LoadReport, current: AccountFrames, *, backup: bool = True
+    ctx: Context,
+    path: Path,
+    mapping: Mapping,
+    report: LoadReport,
+    current: AccountFrames,
+    *,
+    backup: bool = True,
+    guard: WorkbookGuard | None = None,
 ) -> WritebackReport | None:
     """The ids of the rows a load created (and what Billomat filled in for them) into the workbook."""
     numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
     ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
     if not ids:
         return None
-    result = write_ids(path, mapping, ids, backup=backup)
+    result = write_ids(path, mapping, ids, backup=backup, guard=guard)
     for problem in result.problems:
         ctx.reporter.warn(problem)
     kept = f" (previous version: {result.backup})" if result.backup else ""

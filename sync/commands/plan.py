@@ -18,6 +18,7 @@ from sync.frames import AccountFrames
 from sync.mapping import Mapping
 from sync.plan import Plan, build_plan
 from sync.report import counts_text, plan_lines, write_change_report, write_json
+from sync.workbook_guard import WorkbookGuard, lock_files
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -60,11 +61,13 @@ class Prepared:
     desired: Desired
     plan: Plan
     reads: int
+    guard: WorkbookGuard  # the workbook as it was read: checked before every write
 
 
 def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     """Read the workbook (first: a broken one costs no API calls), then Billomat, then diff and plan."""
     mapping = billomat_mapping(ctx)
+    guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
     tables = sheet.read_workbook(sheet_path, mapping)
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
@@ -83,7 +86,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
         ctx.reporter.warn(f"left out: {problem}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count)
+    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard)
 
 
 def show_plan(ctx: Context, prepared: Prepared) -> None:
@@ -100,8 +103,18 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
         ctx.reporter.info(f"Wrote {ctx.args.report}")
 
 
+def warn_if_open(ctx: Context, sheet_path: Path) -> None:
+    """A run that only reads says when the workbook is open: what it reads is the last saved version."""
+    for lock in lock_files(sheet_path):
+        ctx.reporter.warn(
+            f"{sheet_path}: open in {lock.program} by {lock.who()} (lock file {lock.path}); "
+            "this reads the last saved version"
+        )
+
+
 def run(ctx: Context) -> int:
     """Plan only: exit 0 when workbook and Billomat agree, 1 when changes are pending or held."""
+    warn_if_open(ctx, Path(ctx.args.sheet))
     prepared = prepare(ctx, Path(ctx.args.sheet))
     show_plan(ctx, prepared)
     plan = prepared.plan
