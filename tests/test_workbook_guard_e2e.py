@@ -92,7 +92,7 @@ def created(emu: Emulator) -> list[dict[str, str]]:
 
 def excel_lock(user: str) -> bytes:
     """An Excel owner file (165 bytes): length, 8-bit name padded with blanks to 55, length, UTF-16 name."""
-    data = bytes([len(user)]) + user.encode("cp1252")
+    data = bytes([len(user)]) + user.encode("cp1252", errors="replace")  # Windows' 8-bit code page
     data += b" " * (55 - len(data))
     data += bytes([len(user), 0]) + user.encode("utf-16-le")
     while len(data) < 165:
