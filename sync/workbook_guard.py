@@ -223,12 +223,8 @@ class WorkbookGuard:
     def capture(cls, workbook: Path | str) -> WorkbookGuard:
         """Fingerprint every file of the workbook; call it before reading, so what was read is covered."""
         workbook = Path(workbook)
-        files: dict[str, Fingerprint | None] = {}
-        if workbook.exists():
-            for path in workbook_files(workbook):
-                files[_key(path)] = Fingerprint.of(path)
-        else:
-            files[_key(workbook)] = None
+        # A file not recorded here (a new workbook, a new CSV file) is expected not to exist yet.
+        files = {_key(path): Fingerprint.of(path) for path in workbook_files(workbook)} if workbook.exists() else {}
         return cls(workbook, files)
 
     def check(self, target: Path | None = None) -> None:
