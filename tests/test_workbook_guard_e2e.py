@@ -17,25 +17,20 @@ import sync.commands.push
 import sync.commands.two_way
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, load_seed
-from sync.mapping import load_mapping
-from sync.sheet import read_workbook
 from tests.e2e import API_KEY, REPO, billomat_env, run_cli
+from tests.test_sync_e2e import edit, kunden, writes
 
 pytestmark = pytest.mark.e2e
 
-MAPPING = load_mapping(REPO / "mappings" / "billomat.yaml")
 NEW_FIRM = "Neu aus der Arbeitsmappe GmbH"
 
 
 @pytest.fixture
 def emu():
+    """The sample account, served fresh for each test (writes are counted per test)."""
     emulator = Emulator(
         EmulatorConfig(
-            billomat_id="musterfirma",
-            api_key=API_KEY,
-            account=load_seed(REPO / "sample_data"),
-            clock=FakeClock(),
-            contacts_bulk="allow",
+            billomat_id="musterfirma", api_key=API_KEY, account=load_seed(REPO / "sample_data"), clock=FakeClock()
         )
     )
     with emulator.running():
@@ -54,16 +49,6 @@ def pulled(emu: Emulator, tmp_path: Path, name: str = "kunden.xlsx") -> Path:
     return path
 
 
-def edit(path: Path, client_id: str, header: str, value: str) -> None:
-    """An accountant's edit of one cell, saved (openpyxl stands in for Excel)."""
-    wb = openpyxl.load_workbook(path)
-    ws = wb["Kunden"]
-    col = {c.value: c.column for c in ws[1]}[header]
-    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id)
-    ws.cell(row, col).value = value
-    wb.save(path)
-
-
 def add_row(path: Path) -> None:
     """A new client row typed into the workbook (no id yet)."""
     wb = openpyxl.load_workbook(path)
@@ -76,14 +61,11 @@ def add_row(path: Path) -> None:
     wb.save(path)
 
 
-def kunden(path: Path) -> dict[str, dict[str, str]]:
-    """Kunden rows by their key cell, as billsync reads them."""
-    table = read_workbook(path, MAPPING)["Kunden"]
-    return {row["Billomat-ID"]: row for row in table.to_dict("records") if row["Billomat-ID"]}
-
-
-def writes(emu: Emulator) -> list:
-    return [r for r in emu.requests if r.method in ("POST", "PUT", "DELETE")]
+def assert_a_third_run_writes_nothing(emu: Emulator, command: str, path: Path) -> None:
+    settled, sent = path.read_bytes(), len(writes(emu))
+    third = run(emu, command, path)
+    assert third.code == 0, third.text
+    assert path.read_bytes() == settled and len(writes(emu)) == sent
 
 
 def created(emu: Emulator) -> list[dict[str, str]]:
@@ -147,10 +129,7 @@ def test_sync_of_a_workbook_open_in_a_spreadsheet_program_changes_nothing_and_th
     assert emu.state.table("clients")["1003"]["city"] == "Leipzig"
     assert kunden(path)["1005"]["Ort"] == "Görlitz"
 
-    settled, sent = path.read_bytes(), len(writes(emu))
-    third = run(emu, "sync", path)
-    assert third.code == 0, third.text
-    assert path.read_bytes() == settled and len(writes(emu)) == sent
+    assert_a_third_run_writes_nothing(emu, "sync", path)
 
 
 @pytest.mark.parametrize("kind", sorted(LOCKS))
@@ -175,10 +154,7 @@ def test_push_of_a_workbook_open_in_a_spreadsheet_program_changes_nothing_and_th
     [record] = created(emu)
     assert kunden(path)[record["id"]]["Firma"] == NEW_FIRM
 
-    settled, sent = path.read_bytes(), len(writes(emu))
-    third = run(emu, "push", path)
-    assert third.code == 0, third.text
-    assert path.read_bytes() == settled and len(writes(emu)) == sent
+    assert_a_third_run_writes_nothing(emu, "push", path)
 
 
 def test_a_lock_beside_one_csv_file_stops_the_sync_of_the_whole_folder(emu, tmp_path):
@@ -278,10 +254,7 @@ def test_a_workbook_saved_during_the_billomat_writes_of_a_sync_is_not_written_an
     assert rows["1005"]["Ort"] == "Görlitz" and rows["1007"]["Ort"] == "Zwickau"
     assert emu.state.table("clients")["1007"]["city"] == "Zwickau"
 
-    settled, sent = path.read_bytes(), len(writes(emu))
-    third = run(emu, "sync", path)
-    assert third.code == 0, third.text
-    assert path.read_bytes() == settled and len(writes(emu)) == sent
+    assert_a_third_run_writes_nothing(emu, "sync", path)
 
 
 @pytest.mark.parametrize("kind", sorted(LOCKS))
@@ -309,7 +282,4 @@ def test_a_workbook_opened_during_a_push_gets_no_ids_and_the_next_push_finds_the
     [record] = created(emu)
     assert kunden(path)[record["id"]]["Firma"] == NEW_FIRM
 
-    settled, sent = path.read_bytes(), len(writes(emu))
-    third = run(emu, "push", path)
-    assert third.code == 0, third.text
-    assert path.read_bytes() == settled and len(writes(emu)) == sent
+    assert_a_third_run_writes_nothing(emu, "push", path)
