@@ -25,13 +25,15 @@ def atomic_path(
     before_replace: Callable[[Path], None] | None = None,
     private: bool = False,
     mode: int | None = None,
+    guard: Callable[[Path, Path], None] | None = None,
 ) -> Iterator[Path]:
     """A temp path beside `target`, renamed over it only when the block succeeds.
 
     The temp file is fsync'd first and gets its permissions: 0600 in a 0700 folder when `private`,
     else `mode` if given, else the ones `target` had (a new file gets the usual ones). The temp file
-    itself is 0600 while it is written (mkstemp). `before_replace(target)` runs just before the
-    rename (e.g. a backup).
+    itself is 0600 while it is written (mkstemp). `guard(target, tmp)` runs then and may raise to
+    leave `target` as it is (a workbook that is open or changed since it was read:
+    `sync.workbook_guard`); `before_replace(target)` runs just before the rename (e.g. a backup).
     """
     if private:
         private_dir(target.parent)
@@ -45,6 +47,8 @@ def atomic_path(
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, PRIVATE_FILE_MODE if private else mode if mode is not None else _mode_for(target))
+        if guard is not None:
+            guard(target, tmp)
         if before_replace is not None and target.exists():
             before_replace(target)
         os.replace(tmp, target)

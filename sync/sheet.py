@@ -209,25 +209,31 @@ def _joined_tags(tags: pd.DataFrame, sheet: SheetMap, ids: np.ndarray) -> np.nda
 
 
 def write_workbook(
-    tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping, progress: Progress | None = None
+    tables: dict[str, pd.DataFrame],
+    path: Path | str,
+    mapping: Mapping,
+    progress: Progress | None = None,
+    *,
+    guard: Callable[[Path, Path], None] | None = None,
 ) -> None:
     """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each.
 
     `progress(n)` is told every few thousand data rows written (100k clients take half a minute).
+    `guard(target, new)` runs right before each file is replaced (`sync.workbook_guard.WorkbookGuard`).
     """
     path = Path(path)
     texts = {name: _table_texts(table, name, path) for name, table in tables.items()}
     suffix = path.suffix.lower()
     tell = progress or _no_progress
     if suffix == ".xlsx":
-        _write_xlsx(texts, path, mapping, tell)
+        _write_xlsx(texts, path, mapping, tell, guard)
     elif suffix in _FILE_SUFFIXES:
         raise WorkbookError(
             f"cannot write {suffix!r}: give a path ending in .xlsx, or a folder for one CSV file per sheet",
             file=path,
         )
     else:
-        _write_csv_folder(texts, path, mapping, tell)
+        _write_csv_folder(texts, path, mapping, tell, guard)
 
 
 def _no_progress(_rows: int) -> None:
@@ -293,13 +299,17 @@ def _check_xlsx_values(sheet: str, headers: list[str], columns: list[list[str]],
 
 
 def _write_xlsx(
-    texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping, progress: Progress
+    texts: dict[str, tuple[list[str], list[list[str]]]],
+    path: Path,
+    mapping: Mapping,
+    progress: Progress,
+    guard: Callable[[Path, Path], None] | None,
 ) -> None:
     import xlsxwriter
 
     for sheet, (headers, columns) in texts.items():
         _check_xlsx_values(sheet, headers, columns, path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, guard=guard) as tmp:
         # constant_memory streams each row to disk: flat memory at 100k rows, same speed. Strings
         # are converted nowhere: every cell goes through write_string (never a number or formula).
         workbook = xlsxwriter.Workbook(
@@ -425,7 +435,11 @@ def _csv_escape(values: list[str]) -> list[str]:
 
 
 def _write_csv_folder(
-    texts: dict[str, tuple[list[str], list[list[str]]]], folder: Path, mapping: Mapping, progress: Progress
+    texts: dict[str, tuple[list[str], list[list[str]]]],
+    folder: Path,
+    mapping: Mapping,
+    progress: Progress,
+    guard: Callable[[Path, Path], None] | None,
 ) -> None:
     if folder.exists() and not folder.is_dir():
         raise WorkbookError(
@@ -434,7 +448,7 @@ def _write_csv_folder(
     folder.mkdir(parents=True, exist_ok=True)
     for sheet, (headers, columns) in texts.items():
         target = folder / f"{sheet}.csv"
-        with atomic_path(target) as tmp:
+        with atomic_path(target, guard=guard) as tmp:
             # newline="" so the csv module's own "\r\n" and the line breaks inside notes stay as they are.
             with open(tmp, "w", encoding=mapping.csv.encoding, newline="") as fh:
                 writer = csv.writer(

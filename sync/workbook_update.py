@@ -83,6 +83,7 @@ from sync.sheet import (
     property_columns,
     xlsx_formula_cells,
 )
+from sync.workbook_guard import WorkbookGuard
 from sync.writeback import (
     _ATTR,
     _REF,
@@ -196,6 +197,7 @@ def apply_workbook_changes(
     removal: RemovalMode | None = None,
     deleted_ids: Collection[str] | None = None,
     client_properties: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+    guard: WorkbookGuard | None = None,
 ) -> WorkbookUpdateReport:
     """Make the workbook (xlsx file or CSV folder) what `changes` says; list `conflicts` in Konflikte.
 
@@ -203,7 +205,9 @@ def apply_workbook_changes(
       None (the default) takes each sheet's `deleted_rows` from the mapping;
     - deleted_ids: client ids whose delete in Billomat is done; a removal with `after_delete` waits for it;
     - client_properties: Billomat's property definitions (a frame, or several: base and current), so the
-      property columns count as the table's columns (cleared on removal, typed for comparing checkboxes).
+      property columns count as the table's columns (cleared on removal, typed for comparing checkboxes);
+    - guard: the workbook as the run read it (else as this call reads it): no file is replaced while the
+      workbook is open or after it changed since (WorkbookInUseError).
     """
     path = Path(path)
     if removal not in (None, "clear", "mark"):
@@ -219,11 +223,12 @@ def apply_workbook_changes(
         if isinstance(client_properties, pd.DataFrame)
         else list(client_properties)
     )
+    guard = guard or WorkbookGuard.capture(path)
     if path.is_dir():
-        return _CsvTarget(path, mapping).apply(changes, conflicts, removal, deleted_ids, frames)
+        return _CsvTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
     if not path.is_file():
         raise WorkbookError("does not exist; the workbook changes could not be written", file=path)
-    return _XlsxTarget(path, mapping).apply(changes, conflicts, removal, deleted_ids, frames)
+    return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
 
 
 def read_decisions(path: Path | str) -> tuple[dict[tuple[str, str, str], Side], list[str]]:
@@ -903,9 +908,10 @@ class _RowSpan:
 
 
 class _XlsxTarget:
-    def __init__(self, path: Path, mapping: Mapping) -> None:
+    def __init__(self, path: Path, mapping: Mapping, guard: WorkbookGuard) -> None:
         self.path = path
         self.mapping = mapping
+        self.guard = guard
 
     def apply(
         self,
@@ -936,7 +942,7 @@ class _XlsxTarget:
             patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid)
         if not patched and not added:
             return report
-        with _replacing(path) as tmp:
+        with _replacing(path, self.guard) as tmp:
             _save_package(path, tmp, patched, added)
         report.written = True
         report.backup = backup_path(path)
@@ -1373,9 +1379,10 @@ def _csv_value(value: str) -> str:
 
 
 class _CsvTarget:
-    def __init__(self, folder: Path, mapping: Mapping) -> None:
+    def __init__(self, folder: Path, mapping: Mapping, guard: WorkbookGuard) -> None:
         self.folder = folder
         self.mapping = mapping
+        self.guard = guard
 
     def apply(
         self,
@@ -1416,7 +1423,7 @@ class _CsvTarget:
                 cells = file.rows[row - 1]
                 cells.extend([""] * (col + 1 - len(cells)))
                 cells[col] = _csv_value(edit.value)
-            with _replacing(file.path) as tmp:
+            with _replacing(file.path, self.guard) as tmp:
                 _save_csv(file, tmp)
             report.written = True
             report.backup = backup_path(file.path)
@@ -1456,7 +1463,7 @@ class _CsvTarget:
         data = (b"\xef\xbb\xbf" if out.bom else b"") + buffer.getvalue().encode("utf-8")
         if existing is not None and existing.read_bytes() == data:
             return
-        with _replacing(target) as tmp:
+        with _replacing(target, self.guard) as tmp:
             _save_csv(out, tmp)
         report.written = True
         report.backup = report.backup or backup_path(target)

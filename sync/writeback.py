@@ -56,6 +56,7 @@ from sync.errors import WorkbookError
 from sync.load import LoadReport
 from sync.mapping import Mapping, SheetMap
 from sync.sheet import _detect_separator, cell_text
+from sync.workbook_guard import WorkbookGuard
 
 _BOM = "\ufeff"
 
@@ -152,20 +153,24 @@ def backup_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.bak{path.suffix}")
 
 
-def write_ids(path: Path | str, mapping: Mapping, ids: NewIds, *, backup: bool = True) -> WritebackReport:
+def write_ids(
+    path: Path | str, mapping: Mapping, ids: NewIds, *, backup: bool = True, guard: WorkbookGuard | None = None
+) -> WritebackReport:
     """Put the new ids into the workbook (xlsx file or CSV folder); nothing else changes.
 
     `backup=False` keeps the existing `.bak` as it is: for a second write in the same run, so the
-    backup stays the workbook as it was before the run.
+    backup stays the workbook as it was before the run. `guard`: the workbook as the run read it (else
+    as this call reads it); nothing is replaced when it is open or changed since (WorkbookInUseError).
     """
     path = Path(path)
     if not ids:
         return WritebackReport()
+    guard = guard or WorkbookGuard.capture(path)
     if path.is_dir():
-        return _write_csv_folder(path, mapping, ids, backup)
+        return _write_csv_folder(path, mapping, ids, backup, guard)
     if not path.is_file():
         raise WorkbookError("does not exist; the new ids could not be written back", file=path)
-    return _write_xlsx(path, mapping, ids, backup)
+    return _write_xlsx(path, mapping, ids, backup, guard)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,7 +266,7 @@ def _plan_edits(grids: dict[str, list[list[str]]], mapping: Mapping, ids: NewIds
 # --------------------------------------------------------------------------------------------------
 
 
-def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool = True) -> WritebackReport:
+def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool, guard: WorkbookGuard) -> WritebackReport:
     grids, scans = _xlsx_cells(path, mapping, ids)
     plan = _plan_edits(grids, mapping, ids)
     written = sum(len(e) for e in plan.edits.values())
@@ -283,7 +288,7 @@ def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool = True) 
             written -= len(plan.problems) - before
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
-    with _replacing(path, backup) as tmp:
+    with _replacing(path, guard, backup) as tmp:
         _save_zip(path, tmp, patched)
     return WritebackReport(written, plan.unchanged, plan.problems, backup_path(path) if backup else None)
 
@@ -985,7 +990,9 @@ class _CsvFile:
     rows: list[list[str]]
 
 
-def _write_csv_folder(folder: Path, mapping: Mapping, ids: NewIds, backup: bool = True) -> WritebackReport:
+def _write_csv_folder(
+    folder: Path, mapping: Mapping, ids: NewIds, backup: bool, guard: WorkbookGuard
+) -> WritebackReport:
     files: dict[str, _CsvFile] = {}
     listing = {p.name.casefold(): p for p in folder.iterdir() if p.is_file()}
     for sheet in mapping.sheets.values():
@@ -1002,7 +1009,7 @@ def _write_csv_folder(folder: Path, mapping: Mapping, ids: NewIds, backup: bool 
             cells = file.rows[row - 1]
             cells.extend([""] * (col + 1 - len(cells)))
             cells[col] = value
-        with _replacing(file.path, backup) as tmp:
+        with _replacing(file.path, guard, backup) as tmp:
             _save_csv(file, tmp)
         written += len(edits)
         kept = backup_path(file.path) if backup else None
@@ -1046,6 +1053,9 @@ def _backup(target: Path) -> None:
     atomic_copy(target, backup_path(target))
 
 
-def _replacing(target: Path, backup: bool = True) -> contextlib.AbstractContextManager[Path]:
-    """A temp path beside `target`; when the block succeeds: back up the current file, then rename over it."""
-    return atomic_path(target, before_replace=_backup if backup else None)
+def _replacing(
+    target: Path, guard: WorkbookGuard, backup: bool = True
+) -> contextlib.AbstractContextManager[Path]:
+    """A temp path beside `target`; when the block succeeds: check the workbook is still what was read
+    and not open, back up the current file, then rename over it."""
+    return atomic_path(target, before_replace=_backup if backup else None, guard=guard)

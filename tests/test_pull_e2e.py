@@ -409,3 +409,93 @@ def test_state_files_are_readable_only_by_their_owner_whatever_the_umask(tmp_pat
     assert result.code == 0 and again.code == 0, result.text + again.text
     assert_private(tmp_path / ".billsync", "snapshot.zip", "lock")
     assert not [p for p in tmp_path.rglob("*.tmp")]  # no temp file left behind
+# ---------------------------------------------------------------------------------------------------
+# Pull onto an existing workbook (SPEC §4): never loses the accountants' work, always keeps a .bak
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emu_sample(sample_account):
+    emu = serve(sample_account)
+    with emu.running():
+        yield emu
+
+
+def _pull(emu: Emulator, out: Path, *extra: str):  # noqa: ANN202
+    return run_cli(["pull", "--out", str(out), "--no-progress", *extra], billomat_env(emu.billomat_url))
+
+
+def _set_cell(path: Path, sheet: str, row: int, header: str, value: str) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    ws.cell(row, [c.value for c in ws[1]].index(header) + 1).value = value
+    wb.save(path)
+
+
+def test_pull_onto_an_unedited_workbook_replaces_it_and_keeps_the_previous_one(emu_sample, tmp_path):
+    out = tmp_path / "kunden.xlsx"
+    assert _pull(emu_sample, out).code == 0
+    emu_sample.state.update_client("1005", {"city": "Görlitz"})
+    previous = out.read_bytes()
+    result = _pull(emu_sample, out)
+    assert result.code == 0, result.text
+    assert (tmp_path / "kunden.bak.xlsx").read_bytes() == previous
+    cities = {r["Billomat-ID"]: r["Ort"] for r in read_workbook(out, MAPPING)["Kunden"].to_dict("records")}
+    assert cities["1005"] == "Görlitz"
+
+
+def test_pull_onto_a_workbook_with_edits_not_yet_pushed_refuses_and_force_replaces_it(emu_sample, tmp_path):
+    out = tmp_path / "kunden.xlsx"
+    assert _pull(emu_sample, out).code == 0
+    _set_cell(out, "Kunden", 4, "Ort", "Nirgendwo an der Spree")
+    edited = out.read_bytes()
+
+    refused = _pull(emu_sample, out)
+    assert refused.code == 2, refused.text
+    assert "1 edit(s) not yet pushed" in refused.err and "'Nirgendwo an der Spree'" in refused.err and "--force" in refused.err
+    assert out.read_bytes() == edited and not (tmp_path / "kunden.bak.xlsx").exists()
+
+    forced = _pull(emu_sample, out, "--force")
+    assert forced.code == 0, forced.text
+    assert (tmp_path / "kunden.bak.xlsx").read_bytes() == edited
+    assert "Nirgendwo an der Spree" not in {r["Ort"] for r in read_workbook(out, MAPPING)["Kunden"].to_dict("records")}
+
+
+@pytest.mark.parametrize("own", ["sheet", "column"])
+def test_pull_onto_a_workbook_with_the_accountants_own_sheet_or_column_refuses(emu_sample, tmp_path, own):
+    out = tmp_path / "kunden.xlsx"
+    assert _pull(emu_sample, out).code == 0
+    wb = openpyxl.load_workbook(out)
+    if own == "sheet":
+        wb.create_sheet("Notizen")["A1"] = "Mahnlauf im März"
+    else:
+        ws = wb["Kunden"]
+        ws.cell(1, ws.max_column + 1).value = "Bemerkung Buchhaltung"
+    wb.save(out)
+    before = out.read_bytes()
+    result = _pull(emu_sample, out)
+    assert result.code == 2, result.text
+    assert ("'Notizen'" if own == "sheet" else "'Bemerkung Buchhaltung' in sheet 'Kunden'") in result.err
+    assert out.read_bytes() == before
+
+
+def test_pull_onto_an_edited_csv_folder_refuses_and_force_keeps_the_folder_as_bak(emu_sample, tmp_path):
+    out = tmp_path / "kunden"
+    assert _pull(emu_sample, out).code == 0
+    kunden = out / "Kunden.csv"
+    kunden.write_bytes(kunden.read_bytes().replace("Düsseldorf".encode(), b"Duisburg", 1))
+    edited = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _pull(emu_sample, out).code == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == edited
+    assert _pull(emu_sample, out, "--force").code == 0
+    assert {p.name: p.read_bytes() for p in (tmp_path / "kunden.bak").iterdir()} == edited
+
+
+def test_pull_onto_a_workbook_open_in_libreoffice_refuses_with_exit_1(emu_sample, tmp_path):
+    out = tmp_path / "kunden.xlsx"
+    assert _pull(emu_sample, out).code == 0
+    (tmp_path / ".~lock.kunden.xlsx#").write_bytes(b",Erika Muster,BUERO-PC,16.05.2024 08:12,file:///x;")
+    before = out.read_bytes()
+    result = _pull(emu_sample, out, "--force")
+    assert result.code == 1 and "Erika Muster" in result.err
+    assert out.read_bytes() == before

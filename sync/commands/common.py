@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ from sync.clock import Clock
 from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
+from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
@@ -74,6 +77,18 @@ def billomat_mapping(ctx: Context) -> Mapping:
     return load_mapping(ctx.mapping_path())
 
 
+@contextmanager
+def after_billomat_writes(report: LoadReport, what: str) -> Iterator[None]:
+    """A workbook that cannot be written after Billomat was: say what went to Billomat and what comes next."""
+    try:
+        yield
+    except WorkbookInUseError as exc:
+        done = sum(1 for r in report.results if r.status == "done")
+        raise WorkbookInUseError(
+            f"{exc.detail}. {done} change(s) went to Billomat in this run; {what}", file=exc.file
+        ) from None
+
+
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
@@ -100,7 +115,14 @@ def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
 
 
 def write_back_new_ids(
-    ctx: Context, path: Path, mapping: Mapping, report: LoadReport, current: AccountFrames, *, backup: bool = True
+    ctx: Context,
+    path: Path,
+    mapping: Mapping,
+    report: LoadReport,
+    current: AccountFrames,
+    *,
+    backup: bool = True,
+    guard: WorkbookGuard | None = None,
 ) -> WritebackReport | None:
     """The ids of the rows a load created (and what Billomat filled in for them) into the workbook."""
     numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
@@ -108,7 +130,7 @@ def write_back_new_ids(
     if not ids:
         return None
     ctx.reporter.activity(f"Writing {len(ids)} new id(s) into {path.name}")
-    result = write_ids(path, mapping, ids, backup=backup)
+    result = write_ids(path, mapping, ids, backup=backup, guard=guard)
     ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)

@@ -19,6 +19,7 @@ from sync.mapping import Mapping
 from sync.plan import Plan, build_plan
 from sync.report import counts_text, held_lines, plan_lines, write_change_report, write_json
 from sync.state import StateDir, state_dir_for
+from sync.workbook_guard import WorkbookGuard, lock_files
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -61,6 +62,7 @@ class Prepared:
     desired: Desired
     plan: Plan
     reads: int
+    guard: WorkbookGuard  # the workbook as it was read: checked before every write
     base: AccountFrames | None = None  # the base snapshot the workbook was written from, if any
 
 
@@ -68,6 +70,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     """Read the workbook (first: a broken one costs no API calls), then Billomat, then diff and plan."""
     mapping = billomat_mapping(ctx)
     ctx.reporter.activity(f"Reading {sheet_path.name}")
+    guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
     tables = sheet.read_workbook(sheet_path, mapping)
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
@@ -89,7 +92,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
         ctx.reporter.warn(f"left out: {problem}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, base)
+    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base)
 
 
 def _base(ctx: Context, sheet_path: Path) -> AccountFrames | None:
@@ -120,8 +123,18 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
         ctx.reporter.info(f"Wrote {ctx.args.report}")
 
 
+def warn_if_open(ctx: Context, sheet_path: Path) -> None:
+    """A run that only reads says when the workbook is open: what it reads is the last saved version."""
+    for lock in lock_files(sheet_path):
+        ctx.reporter.warn(
+            f"{sheet_path}: open in {lock.program} by {lock.who()} (lock file {lock.path}); "
+            "this reads the last saved version"
+        )
+
+
 def run(ctx: Context) -> int:
     """Plan only: exit 0 when workbook and Billomat agree, 1 when changes are pending or held."""
+    warn_if_open(ctx, Path(ctx.args.sheet))
     prepared = prepare(ctx, Path(ctx.args.sheet))
     show_plan(ctx, prepared)
     plan = prepared.plan

@@ -7,18 +7,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.commands.common import write_back_new_ids
-from sync.commands.plan import add_delete_arguments, add_sheet_argument, prepare, show_plan
+from sync.commands.common import after_billomat_writes, write_back_new_ids
+from sync.commands.plan import add_delete_arguments, add_sheet_argument, prepare, show_plan, warn_if_open
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.inherit import keep_unedited
 from sync.journal import Journal
 from sync.load import LoadStopped, apply_plan, markers_in, rebase
 from sync.report import counts_text
 from sync.state import StateDir, state_dir_for
+from sync.workbook_guard import WorkbookInUseError, check_not_open
 
 if TYPE_CHECKING:
     from sync.cli import Context
 
+NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
 HELP = "Make Billomat match the workbook (the workbook is master); new rows get their Billomat ids written back."
 
 
@@ -33,6 +35,12 @@ def run(ctx: Context) -> int:
     """Plan, then apply under the run lock; the base snapshot advances only after the writes succeeded."""
     sheet_path = Path(ctx.args.sheet)
     state = StateDir(state_dir_for(sheet_path, ctx.args.state))
+    if ctx.args.dry_run:
+        warn_if_open(ctx, sheet_path)
+    else:
+        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4), not even Billomat — the ids of
+        # new rows could not be written back, and the accountant's next save may still change the rows.
+        check_not_open(sheet_path)
     with state.lock(clock=ctx.clock):
         prepared = prepare(ctx, sheet_path)
         plan = prepared.plan
@@ -44,6 +52,8 @@ def run(ctx: Context) -> int:
             )
             return EXIT_PARTIAL if plan.changes or plan.held or plan.problems else EXIT_OK
         show_plan(ctx, prepared)
+        # Opened or saved while Billomat was read: stop before the first write request.
+        prepared.guard.check()
         journal = Journal(state.path)
         with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
             try:
@@ -56,7 +66,12 @@ def run(ctx: Context) -> int:
                 )
             except LoadStopped as stopped:
                 # The ids that did land go into the workbook now; the journal covers the rest next run.
-                write_back_new_ids(ctx, sheet_path, prepared.mapping, stopped.report, prepared.current)
+                try:
+                    write_back_new_ids(
+                        ctx, sheet_path, prepared.mapping, stopped.report, prepared.current, guard=prepared.guard
+                    )
+                except WorkbookInUseError as exc:
+                    ctx.reporter.warn(f"{exc}; the next push writes the new ids")
                 raise
             bar.close()
         failed = [r for r in report.results if r.status == "failed"]
@@ -65,7 +80,10 @@ def run(ctx: Context) -> int:
             change = result.change
             where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
             ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
-        write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current)
+        # The base does not advance when the ids cannot be written: the next push adopts the created
+        # records by their markers (sync/load.py) and writes the ids then.
+        with after_billomat_writes(report, NEXT_PUSH):
+            write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard)
         ctx.reporter.activity("Writing the base snapshot")
         # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
         next_base = keep_unedited(

@@ -10,24 +10,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync import sheet
-from sync.commands.common import billomat_client, billomat_mapping, write_back_new_ids
-from sync.commands.plan import add_delete_arguments, add_sheet_argument
-from sync.desired import read_desired
+from sync.commands.common import after_billomat_writes, billomat_client, billomat_mapping, write_back_new_ids
+from sync.commands.plan import add_delete_arguments, add_sheet_argument, warn_if_open
+from sync.desired import Desired, read_desired
 from sync.diff import diff_account
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.extract import extract_account
+from sync.frames import RESOURCES, AccountFrames
 from sync.inherit import keep_unedited
 from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
+from sync.mapping import Mapping
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
 from sync.report import counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
+from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
 if TYPE_CHECKING:
     from sync.cli import Context
 
+NEXT_SYNC = (
+    "the next sync writes Billomat's changes into the workbook and finds the records this run created by "
+    "their markers"
+)
 HELP = (
     "Two-way: merge workbook, Billomat and the last successful run field by field; changes flow both ways, "
     "conflicts are held and listed in the sheet Konflikte unless --prefer decides them."
@@ -50,10 +57,16 @@ def run(ctx: Context) -> int:
     state = StateDir(state_dir_for(sheet_path, ctx.args.state))
     say = ctx.reporter.info
     phases = Phases()
+    if ctx.args.dry_run:
+        warn_if_open(ctx, sheet_path)
+    else:
+        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4; docs/design.md "Open workbooks").
+        check_not_open(sheet_path)
     with state.lock(clock=ctx.clock):
         mapping = billomat_mapping(ctx)
         with phases("read workbook"):
             ctx.reporter.activity(f"Reading {sheet_path.name}")
+            guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading is a change
             tables = sheet.read_workbook(sheet_path, mapping)
             snapshot = state.read_snapshot()
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
@@ -74,7 +87,14 @@ def run(ctx: Context) -> int:
         ctx.reporter.activity("Merging workbook, Billomat and the last run")
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
-            merge = merge_account(base, current, desired, mapping, prefer=ctx.args.prefer, decisions=decisions)
+            merge = merge_account(
+                base,
+                _without_landed_creates(base, current, desired, mapping),
+                desired,
+                mapping,
+                prefer=ctx.args.prefer,
+                decisions=decisions,
+            )
         with phases("plan"):
             plan = build_plan(
                 diff_account(current, merge.to_billomat, mapping),
@@ -94,6 +114,8 @@ def run(ctx: Context) -> int:
             ctx.reporter.summary(_summary(ctx, merge, plan, None, reads, dry_run=True))
             return EXIT_PARTIAL if merge.held or plan.changes or plan.held or plan.problems else EXIT_OK
 
+        # Opened or saved while Billomat was read: stop before the first write request.
+        guard.check()
         journal = Journal(state.path)
         try:
             with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
@@ -102,11 +124,16 @@ def run(ctx: Context) -> int:
                     plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
                 )
         except LoadStopped as stopped:
-            _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base)
+            try:
+                _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard)
+            except WorkbookInUseError as exc:
+                ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
             raise
         ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
-        with phases("write workbook"):
-            unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
+        # The base does not advance when the workbook cannot be written: the next sync finds Billomat's
+        # changes again, and the records this run created by their markers.
+        with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
+            unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base, guard)
         ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
@@ -144,6 +171,43 @@ class Phases:
         return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())
 
 
+def _without_landed_creates(
+    base: AccountFrames | None, current: AccountFrames, desired: Desired, mapping: Mapping
+) -> AccountFrames:
+    """Billomat as the merge should see it: without the records an earlier, unfinished run created for
+    rows that are still new in the workbook (the run was killed, or the workbook was open or saved
+    meanwhile, so the ids never reached it and the base did not advance).
+
+    Such a record carries its row's create marker. Seen by the merge, it would be "created in Billomat"
+    next to a new row of the same name (conflict created_both, held for ever); hidden, the row is a create
+    again, which the loader adopts by the marker (no request) and whose id then goes into the row.
+    """
+    if base is None:
+        return current
+    known = {resource: set(base.frame(resource)["id"]) for resource in ("clients", "contacts")}
+    marked = {
+        (resource, marker): record_id
+        for (resource, marker), record_id in markers_in(current).items()
+        if record_id not in known[resource]
+    }
+    if not marked:  # the usual case: every record billsync created is in the base
+        return current
+    planned = build_plan(diff_account(current, desired, mapping), desired, current, mapping)
+    creates = {(c.resource, c.marker) for c in planned.changes if c.action == "create"}
+    hidden = {resource: {rid for (res, marker), rid in marked.items() if res == resource and (res, marker) in creates}
+              for resource in ("clients", "contacts")}
+    if not hidden["clients"] and not hidden["contacts"]:
+        return current
+    frames = {name: current.frame(name) for name in RESOURCES}
+    frames["clients"] = frames["clients"][~frames["clients"]["id"].isin(hidden["clients"])]
+    frames["contacts"] = frames["contacts"][
+        ~frames["contacts"]["id"].isin(hidden["contacts"]) & ~frames["contacts"]["client_id"].isin(hidden["clients"])
+    ]
+    for name in ("client_property_values", "client_tags"):
+        frames[name] = frames[name][~frames[name]["client_id"].isin(hidden["clients"])]
+    return AccountFrames(**{name: frame.reset_index(drop=True) for name, frame in frames.items()})
+
+
 def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     say = ctx.reporter.info
     say(f"To Billomat: {counts_text(plan.counts())}")
@@ -172,7 +236,7 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
 
 
 def _write_workbook(  # noqa: ANN202
-    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base  # noqa: ANN001
+    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base, guard  # noqa: ANN001
 ):
     """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
 
@@ -183,12 +247,18 @@ def _write_workbook(  # noqa: ANN202
                and r.status == "done"}
     definitions = [frame.client_properties for frame in (base, current) if frame is not None]
     result = apply_workbook_changes(
-        sheet_path, mapping, merge.to_workbook, merge.conflicts, deleted_ids=deleted, client_properties=definitions
+        sheet_path,
+        mapping,
+        merge.to_workbook,
+        merge.conflicts,
+        deleted_ids=deleted,
+        client_properties=definitions,
+        guard=guard,
     )
     for problem in result.problems:
         ctx.reporter.warn(problem)
     # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written)
+    write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
     return result.unwritten
 
 
