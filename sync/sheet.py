@@ -23,6 +23,7 @@ from sync.atomic import atomic_path
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
+from sync.origin import ORIGIN_PROPERTY, write_origin
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -204,13 +205,18 @@ def _joined_tags(tags: pd.DataFrame, sheet: SheetMap, ids: np.ndarray) -> np.nda
 # --------------------------------------------------------------------------------------------
 
 
-def write_workbook(tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping) -> None:
-    """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each."""
+def write_workbook(
+    tables: dict[str, pd.DataFrame], path: Path | str, mapping: Mapping, *, origin: str | None = None
+) -> None:
+    """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each.
+
+    `origin`: the id of the state the workbook is written from (`sync.origin`), stamped into it.
+    """
     path = Path(path)
     texts = {name: _table_texts(table, name, path) for name, table in tables.items()}
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        _write_xlsx(texts, path, mapping)
+        _write_xlsx(texts, path, mapping, origin)
     elif suffix in _FILE_SUFFIXES:
         raise WorkbookError(
             f"cannot write {suffix!r}: give a path ending in .xlsx, or a folder for one CSV file per sheet",
@@ -218,6 +224,8 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: Path | str, mapping: M
         )
     else:
         _write_csv_folder(texts, path, mapping)
+        if origin is not None:
+            write_origin(path, origin)
 
 
 def _table_texts(table: pd.DataFrame, sheet: str, path: Path) -> tuple[list[str], list[list[str]]]:
@@ -278,7 +286,9 @@ def _check_xlsx_values(sheet: str, headers: list[str], columns: list[list[str]],
                     )
 
 
-def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping) -> None:
+def _write_xlsx(
+    texts: dict[str, tuple[list[str], list[list[str]]]], path: Path, mapping: Mapping, origin: str | None
+) -> None:
     import xlsxwriter
 
     for sheet, (headers, columns) in texts.items():
@@ -296,6 +306,8 @@ def _write_xlsx(texts: dict[str, tuple[list[str], list[list[str]]]], path: Path,
             },
         )
         try:
+            if origin is not None:
+                workbook.set_custom_property(ORIGIN_PROPERTY, origin)
             formats = _Formats(workbook)
             for sheet, (headers, columns) in texts.items():
                 _write_sheet(

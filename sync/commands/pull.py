@@ -11,6 +11,7 @@ from sync import sheet
 from sync.commands.common import billomat_client, billomat_mapping
 from sync.errors import EXIT_OK
 from sync.extract import extract_account
+from sync.origin import new_state_id
 from sync.state import StateDir, state_dir_for
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ def run(ctx: Context) -> int:
         rows = ", ".join(f"{name} {len(table):,} rows" for name, table in tables.items())
         ctx.reporter.info(f"Writing {out} ({rows}) ...")
         writing = time.monotonic()
-        sheet.write_workbook(tables, out, mapping)
+        # The workbook carries the id of the state recorded below (sync.origin): its origin.
+        state_id = new_state_id()
+        sheet.write_workbook(tables, out, mapping, origin=state_id)
         ctx.reporter.info(f"  written in {time.monotonic() - writing:.1f} s")
         state.write_snapshot(
             frames,
@@ -55,6 +58,7 @@ def run(ctx: Context) -> int:
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "requests": stats.requests,
             },
+            state_id=state_id,
         )
     counts = frames.counts()
     ctx.reporter.summary(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sync import sheet
 from sync.commands.common import billomat_client, billomat_mapping, write_back_new_ids
+from sync.commands.lineage import record_state, workbook_base
 from sync.commands.plan import add_delete_arguments, add_sheet_argument
 from sync.desired import read_desired
 from sync.diff import diff_account
@@ -20,7 +21,7 @@ from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
-from sync.report import counts_text, plan_lines
+from sync.report import conflict_line, counts_text, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
@@ -53,12 +54,14 @@ def run(ctx: Context) -> int:
         mapping = billomat_mapping(ctx)
         with phases("read workbook"):
             tables = sheet.read_workbook(sheet_path, mapping)
-            snapshot = state.read_snapshot()
+            # The state this workbook descends from (its origin stamp), not simply the newest one: a
+            # copy saved from before the last sync must not undo what that sync brought in.
+            origin = workbook_base(ctx, state, sheet_path)
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
             decisions, decision_problems = read_decisions(sheet_path)
         for problem in decision_problems:
             ctx.reporter.warn(problem)
-        base = snapshot.frames if snapshot is not None else None
+        base = origin.frames
         if base is None:
             ctx.reporter.warn(
                 f"{state.snapshot_path}: no base snapshot yet (no pull or sync has finished here): every field "
@@ -71,7 +74,9 @@ def run(ctx: Context) -> int:
         reads = bm.transport.request_count
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
-            merge = merge_account(base, current, desired, mapping, prefer=ctx.args.prefer, decisions=decisions)
+            merge = merge_account(
+                base, current, desired, mapping, prefer=ctx.args.prefer, decisions=decisions, older=origin.older
+            )
         with phases("plan"):
             plan = build_plan(
                 diff_account(current, merge.to_billomat, mapping),
@@ -99,15 +104,21 @@ def run(ctx: Context) -> int:
             _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base)
             raise
         with phases("write workbook"):
-            unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
+            unwritten, written = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base)
         with phases("snapshot"):
-            state.write_snapshot(
+            record_state(
+                ctx,
+                state,
+                sheet_path,
                 merge.next_base(rebase(current, report), unwritten=unwritten),
                 {
                     "command": "sync",
                     "workbook": str(sheet_path.resolve()),
                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 },
+                origin,
+                changed=written or any(r.status == "done" for r in report.results),
+                merge=merge,
             )
     ctx.reporter.detail(f"phases: {phases}")
     ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False))
@@ -151,10 +162,7 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     for row in merge.to_workbook.removals.head(100).itertuples(index=False):
         say(f"  {row.sheet} row {row.row}: removed ({row.key} {row.label}; deleted in Billomat)")
     for conflict in merge.held:
-        say(
-            f"  conflict ({conflict.kind}): {conflict.sheet} row {conflict.row}, {conflict.header or conflict.field}: "
-            f"base {conflict.base!r}, Billomat {conflict.billomat!r}, workbook {conflict.sheet_value!r} — held"
-        )
+        say(conflict_line(conflict))
 
 
 def _write_workbook(  # noqa: ANN202
@@ -162,7 +170,8 @@ def _write_workbook(  # noqa: ANN202
 ):
     """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
 
-    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base).
+    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
+    whether the workbook file was rewritten.
     Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
     """
     deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
@@ -174,8 +183,8 @@ def _write_workbook(  # noqa: ANN202
     for problem in result.problems:
         ctx.reporter.warn(problem)
     # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written)
-    return result.unwritten
+    ids = write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written)
+    return result.unwritten, result.written or bool(ids and ids.written)
 
 
 def _summary(ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool) -> str:  # noqa: ANN001
