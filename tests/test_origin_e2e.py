@@ -18,8 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sync.clock import FakeClock
-from sync.emulator import Emulator, EmulatorConfig, load_seed
+from sync.emulator import Emulator
 from sync.mapping import load_mapping
 from sync.origin import ORIGIN_FILE, ORIGIN_PROPERTY, read_origin, write_origin
 from sync.sheet import read_workbook
@@ -33,18 +32,9 @@ COLLEAGUE_CITY = "Billomat-Neustadt"  # client 1005 is in Düsseldorf in the sam
 
 
 @pytest.fixture
-def emu():
-    emulator = Emulator(
-        EmulatorConfig(
-            billomat_id="musterfirma",
-            api_key=API_KEY,
-            account=load_seed(REPO / "sample_data"),
-            clock=FakeClock(),
-            contacts_bulk="allow",
-        )
-    )
-    with emulator.running():
-        yield emulator
+def emu(make_emulator):  # noqa: ANN001, ANN201
+    """The sample account on a running emulator (fake clock, no rate limit)."""
+    return make_emulator(api_key=API_KEY, contacts_bulk="allow")
 
 
 def cli(emu: Emulator, *argv: str) -> Result:
@@ -243,8 +233,8 @@ def strip_stamp(path: Path) -> None:
     wb.save(path)
 
 
-@pytest.mark.parametrize("how", ["stamp removed", "state rotated out"])
-def test_a_workbook_of_unknown_origin_holds_reverted_values_as_conflicts(emu, tmp_path, how):
+def stale_copy_of_unknown_origin(emu: Emulator, tmp_path: Path, how: str) -> Path:
+    """The office story of the module docstring, the saved copy without a known origin."""
     path = pulled(emu, tmp_path / "kunden.xlsx")
     opened = tmp_path / "opened-yesterday.xlsx"
     shutil.copy2(path, opened)
@@ -256,6 +246,12 @@ def test_a_workbook_of_unknown_origin_holds_reverted_values_as_conflicts(emu, tm
         assert read_origin(path) is None
     else:
         write_origin(path, "20000101T000000-0badf00d")
+    return path
+
+
+@pytest.mark.parametrize("how", ["stamp removed", "state rotated out"])
+def test_a_workbook_of_unknown_origin_holds_reverted_values_as_conflicts(emu, tmp_path, how):
+    path = stale_copy_of_unknown_origin(emu, tmp_path, how)
 
     before = len(writes(emu))
     first = cli(emu, "push", "--sheet", str(path))
@@ -280,13 +276,7 @@ def test_a_workbook_of_unknown_origin_holds_reverted_values_as_conflicts(emu, tm
 
 
 def test_sync_holds_a_reverted_value_of_a_workbook_without_stamp(emu, tmp_path):
-    path = pulled(emu, tmp_path / "kunden.xlsx")
-    opened = tmp_path / "opened-yesterday.xlsx"
-    shutil.copy2(path, opened)
-    emu.state.update_client("1005", {"city": COLLEAGUE_CITY})
-    assert cli(emu, "sync", "--sheet", str(path)).code == 0
-    edit_xlsx(opened, "1003", "Ort", "Leipzig", target=path)
-    strip_stamp(path)
+    path = stale_copy_of_unknown_origin(emu, tmp_path, "stamp removed")
     result = cli(emu, "sync", "--sheet", str(path))
     assert result.code == 1, result.text
     assert (city(emu, "1005"), city(emu, "1003")) == (COLLEAGUE_CITY, "Leipzig")
