@@ -46,6 +46,12 @@ conflict; and Billomat showing the client's value in a contact's field is no Bil
 that contact (whether Billomat copies or shows the client's current value is unconfirmed: see
 sync/inherit.py).
 
+A workbook of unknown origin (no origin stamp, or its state no longer kept; `sync.origin`) is merged
+against the newest state with `older` = the older states kept: a workbook value that differs from B but
+equals an older state's value of that field (what billsync itself wrote there earlier) while Billomat
+holds another one may be a stale copy's value as well as an edit, so it is conflict `stale_copy`, never
+sent silently (fields of clients and contacts, property values; tag sets merge as above).
+
 A conflict is held: neither side changes for that field or record. `prefer` ("sheet" / "billomat")
 or a per-conflict `decisions` entry (keyed by `Conflict.id`, e.g. read from the Konflikte sheet)
 decides it instead; the conflict is then listed with `resolved_by`. Deciding a record conflict:
@@ -79,7 +85,7 @@ conflicting records.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -102,9 +108,12 @@ KINDS = (
     "created_both",
     "no_base",
 )
+# Only with `older` states (a workbook of unknown origin); kept apart from the three-state KINDS.
+STALE_COPY = "stale_copy"
 UPDATE_COLUMNS = ("resource", "sheet", "row", "key", "header", "field", "old", "new")
 REMOVAL_COLUMNS = ("resource", "sheet", "row", "key", "label", "after_delete")
 TAGS_FIELD = "tags"
+CREATE_MARKER_PREFIX = "billsync:"  # the customfield of a record billsync created (sync.plan.create_marker)
 
 
 @dataclass(frozen=True)
@@ -260,6 +269,7 @@ def merge_account(
     *,
     prefer: Side | None = None,
     decisions: AnyMapping[tuple[str, str, str], Side] | None = None,
+    older: Sequence[AccountFrames] = (),
 ) -> Merge:
     """Merge workbook (`desired`) and Billomat (`current`) against `base`; pure, no I/O.
 
@@ -271,10 +281,13 @@ def merge_account(
     `desired` should be read (`read_desired`) against the base with Billomat's new records added
     (`reading_frames(base, current)`): the workbook was written from B, so Excel's rewrites are
     repaired against B, and an id only Billomat has is no "unknown id" problem.
+
+    `older`: older recorded states, for a workbook whose origin is unknown (`base` is then the newest
+    state): a value equal to one of theirs while Billomat holds another is conflict `stale_copy`.
     """
     if prefer is not None and prefer not in SIDES:
         raise ValueError(f"prefer must be one of {SIDES}, not {prefer!r}")
-    merger = _Merger(base, current, desired, mapping, prefer, decisions or {})
+    merger = _Merger(base, current, desired, mapping, prefer, decisions or {}, older)
     return merger.run()
 
 
@@ -346,6 +359,7 @@ class _Cells:
     wchg: np.ndarray | None
     cchg: np.ndarray
     wc: np.ndarray | None  # W differs from C
+    stale: np.ndarray | None = None  # W holds an older state's value (unknown origin): a conflict
 
 
 class _Merger:
@@ -357,8 +371,11 @@ class _Merger:
         mapping: Mapping,
         prefer: Side | None,
         decisions: AnyMapping[tuple[str, str, str], Side],
+        older: Sequence[AccountFrames] = (),
     ) -> None:
         self.base = base
+        self.older = [o for o in older if o is not None] if base is not None else []
+        self.frames_o = [{r: _dedup(o.frame(r)) for r in ("clients", "contacts")} for o in self.older]
         self.B = base if base is not None else AccountFrames.from_records({})
         self.C = current
         self.desired = desired
@@ -391,6 +408,8 @@ class _Merger:
         # created_both held: W rows (by key) not to create, and their contacts' W rows.
         self.skip_w: dict[str, set[str]] = {"clients": set(), "contacts": set()}
         self.forced: dict[str, dict[str, Side]] = {"clients": {}, "contacts": {}}
+        # Clients an interrupted billsync run created for new workbook rows (see created_both).
+        self.marked_clients: set[str] = set()
         # Property columns as the workbook was read (Billomat's properties now; B's for one deleted since).
         self.prop_headers: dict[str, str] = {}
         self.prop_types: dict[str, str] = {}
@@ -521,6 +540,14 @@ class _Merger:
         _, b_index = self.frames_b[resource]
         c_ids = _col(cf, "id")
         created = ~c_index.isin(b_index) & ~c_index.isin(keys) & ~c_index.isin(list(self.unread[resource]))
+        if resource == "contacts" and self.marked_clients and created.any():
+            # Contacts an interrupted run created for a client it created: the loader adopts them too.
+            ours = created & pd.Index(_col(cf, "client_id"), dtype=object).isin(list(self.marked_clients))
+            ours &= pd.Series(_col(cf, "customfield"), dtype=object).astype(str).str.startswith(
+                CREATE_MARKER_PREFIX
+            ).to_numpy()
+            self.unread[resource].update(c_ids[ours].tolist())
+            created &= ~ours
         if not created.any():
             return
         new = np.zeros(len(keys), dtype=bool)
@@ -549,6 +576,14 @@ class _Merger:
                 continue
             taken.add(hit)
             w_key, c_id, row = keys[j], c_ids[hit], int(wf["_row"].iloc[j])
+            if str(_col(cf, "customfield")[hit] or "").startswith(CREATE_MARKER_PREFIX):
+                # billsync created it for this row in a run that was interrupted before the id reached
+                # the workbook: no conflict and no row of its own; the loader adopts it by its marker
+                # (load.apply_plan, `marked`) and the write-back puts its id into the row.
+                self.unread[resource].add(c_id)
+                if resource == "clients":
+                    self.marked_clients.add(c_id)
+                continue
             side = self.side(resource, w_key, "")
             self.conflict(
                 resource=resource,
@@ -697,7 +732,27 @@ class _Merger:
             wchg = _differs(b, w, steps, w_b, inherit_b, col.field)
             wc = _differs(c, w, steps, w_c, inherit_c, col.field)
             u.w_edit |= wchg
-            out.append(_Cells(col, w_field, w, b, c, wchg, cchg, wc))
+            stale = None
+            if self.older:
+                stale = self.stale_cells(u, resource, col.field, w, steps, wchg & wc & in_c)
+                cchg = cchg | stale
+                u.c_edit |= stale
+            out.append(_Cells(col, w_field, w, b, c, wchg, cchg, wc, stale))
+        return out
+
+    def stale_cells(
+        self, u: _Universe, resource: str, fld: str, w: np.ndarray, steps: tuple[str, ...], mask: np.ndarray
+    ) -> np.ndarray:
+        """Where the workbook's value (an edit against B, differing from C) equals an older state's value."""
+        out = np.zeros(len(w), dtype=bool)
+        if not mask.any():
+            return out
+        for frames in self.frames_o:
+            frame, index = frames[resource]
+            positions = index.get_indexer(u.index) if len(index) else np.full(len(w), -1, dtype=np.int64)
+            older = _take(_col(frame, fld), positions)
+            where = mask & (positions >= 0) & ~out
+            out |= where & ~_differs(older, w, steps, where)
         return out
 
     # -- property values ---------------------------------------------------------------------
@@ -726,6 +781,15 @@ class _Merger:
         wchg = _differs(b, w, steps, in_b)
         cchg = _differs(b, c, steps, in_b & in_c)
         wc = _differs(c, w, steps, in_c)
+        stale = np.zeros(len(w), dtype=bool)
+        for older in self.older:
+            clients = pd.Index(_col(older.clients, "id"), dtype=object)
+            known = clients.get_indexer(u.keys[np.maximum(at, 0)]) >= 0 if len(at) else np.zeros(0, dtype=bool)
+            where = wchg & wc & in_c & (at >= 0) & known & ~stale
+            if where.any():
+                o = _lookup_values(older.client_property_values, u.index, at, pids)
+                stale |= where & ~_differs(o, w, steps, where)
+        cchg |= stale
         u.w_edit[at[wchg]] = True
         u.c_edit[at[cchg]] = True
         # C's changes on clients the workbook no longer holds (a delete there would lose them).
@@ -736,7 +800,7 @@ class _Merger:
                 self.B.client_property_values, self.C.client_property_values, ids, steps
             )
             u.c_edit[u.index.get_indexer(pd.Index(changed, dtype=object))] = True
-        return {"at": at, "b": b, "c": c, "w": w, "wchg": wchg, "cchg": cchg, "wc": wc}
+        return {"at": at, "b": b, "c": c, "w": w, "wchg": wchg, "cchg": cchg, "wc": wc, "stale": stale}
 
     def merge_values(self, u: _Universe, v: dict[str, np.ndarray]) -> pd.DataFrame:
         wv = self.W["values"]
@@ -787,7 +851,7 @@ class _Merger:
                 base=v["b"][i] if has_base else None,
                 billomat=c[i],
                 sheet_value=w[i],
-                kind="both_changed" if has_base else "no_base",
+                kind=(STALE_COPY if v["stale"][i] else "both_changed") if has_base else "no_base",
                 resolved_by=side,
             )
             if side == "sheet":
@@ -1135,7 +1199,11 @@ class _Merger:
                     base=cell.b[i] if in_b[i] else None,
                     billomat=cell.c[i],
                     sheet_value=cell.w[i],
-                    kind="both_changed" if in_b[i] else "no_base",
+                    kind=(
+                        (STALE_COPY if cell.stale is not None and cell.stale[i] else "both_changed")
+                        if in_b[i]
+                        else "no_base"
+                    ),
                     resolved_by=side,
                 )
                 if side == "sheet":
@@ -1600,4 +1668,4 @@ def _records_frame(records: list[dict[str, object]], columns: tuple[str, ...]) -
     return pd.DataFrame(data, columns=list(columns))
 
 
-__all__ = ["KINDS", "Conflict", "Hold", "Merge", "Side", "WorkbookChanges", "merge_account", "reading_frames"]
+__all__ = ["KINDS", "STALE_COPY", "Conflict", "Hold", "Merge", "Side", "WorkbookChanges", "merge_account", "reading_frames"]

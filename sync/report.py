@@ -10,6 +10,7 @@ import xlsxwriter
 
 from sync.atomic import atomic_path, atomic_write_bytes
 from sync.mapping import Mapping
+from sync.merge import Conflict, WorkbookChanges
 from sync.plan import Change, Plan
 
 RESOURCE_LABELS = {
@@ -173,3 +174,41 @@ def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mappi
     sheet.freeze_panes(1, 0)
     if r > 1:
         sheet.autofilter(0, 0, r - 1, len(headers) - 1)
+
+
+def conflict_line(conflict: Conflict) -> str:
+    """One held (or decided) conflict: where, the three values, and what happened to it."""
+    place = (
+        f"{conflict.sheet} row {conflict.row}"
+        if conflict.row is not None
+        else f"{conflict.sheet} id {conflict.key}"
+    )
+    fate = (
+        "held"
+        if conflict.held
+        else f"decided for the {'workbook' if conflict.resolved_by == 'sheet' else 'Billomat'}"
+    )
+    return (
+        f"  conflict ({conflict.kind}): {place} ({conflict.resource} {conflict.key}), "
+        f"{conflict.header or conflict.field or 'record'}: base {conflict.base!r}, Billomat {conflict.billomat!r}, "
+        f"workbook {conflict.sheet_value!r} — {fate}"
+    )
+
+
+def billomat_side_lines(changes: WorkbookChanges, mapping: Mapping, *, limit: int = 100) -> list[str]:
+    """What changed in Billomat since the workbook's state, one line per cell, new record and deleted record."""
+    lines = [
+        f"  {row.sheet} row {row.row} ({row.key}): {row.header}: workbook {row.old!r}, Billomat {row.new!r}"
+        for row in changes.updates.head(limit).itertuples(index=False)
+    ]
+    for sheet_name, rows in changes.appends.items():
+        sheet_map = mapping.sheet_named(sheet_name)
+        name = next((c.header for c in sheet_map.columns if c.field == "name"), "") if sheet_map else ""
+        for record in rows.head(limit).to_dict("records"):
+            key = next(iter(record.values()), "")
+            lines.append(f"  {sheet_name}: {key} ({record.get(name, '')}) created in Billomat")
+    lines.extend(
+        f"  {row.sheet} row {row.row}: {row.key} ({row.label}) deleted in Billomat"
+        for row in changes.removals.head(limit).itertuples(index=False)
+    )
+    return lines

@@ -24,7 +24,9 @@ from sync.atomic import atomic_path
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
+from sync.origin import ORIGIN_PROPERTY, write_origin
 from sync.progress import Progress
+from sync.workbook_guard import WorkbookGuard
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -214,19 +216,21 @@ def write_workbook(
     mapping: Mapping,
     progress: Progress | None = None,
     *,
-    guard: Callable[[Path, Path], None] | None = None,
+    guard: WorkbookGuard | None = None,
+    origin: str | None = None,
 ) -> None:
     """Write the tables: `.xlsx` → one workbook; any other path → a folder with one `<Sheet>.csv` each.
 
     `progress(n)` is told every few thousand data rows written (100k clients take half a minute).
-    `guard(target, new)` runs right before each file is replaced (`sync.workbook_guard.WorkbookGuard`).
+    `guard` runs right before each file is replaced (`sync.workbook_guard.WorkbookGuard`).
+    `origin`: the id of the state the workbook is written from (`sync.origin`), stamped into it.
     """
     path = Path(path)
     texts = {name: _table_texts(table, name, path) for name, table in tables.items()}
     suffix = path.suffix.lower()
     tell = progress or _no_progress
     if suffix == ".xlsx":
-        _write_xlsx(texts, path, mapping, tell, guard)
+        _write_xlsx(texts, path, mapping, tell, guard, origin)
     elif suffix in _FILE_SUFFIXES:
         raise WorkbookError(
             f"cannot write {suffix!r}: give a path ending in .xlsx, or a folder for one CSV file per sheet",
@@ -234,6 +238,8 @@ def write_workbook(
         )
     else:
         _write_csv_folder(texts, path, mapping, tell, guard)
+        if origin is not None:
+            write_origin(path, origin, guard=guard)
 
 
 def _no_progress(_rows: int) -> None:
@@ -303,7 +309,8 @@ def _write_xlsx(
     path: Path,
     mapping: Mapping,
     progress: Progress,
-    guard: Callable[[Path, Path], None] | None,
+    guard: WorkbookGuard | None,
+    origin: str | None,
 ) -> None:
     import xlsxwriter
 
@@ -322,6 +329,8 @@ def _write_xlsx(
             },
         )
         try:
+            if origin is not None:
+                workbook.set_custom_property(ORIGIN_PROPERTY, origin)
             formats = _Formats(workbook)
             for sheet, (headers, columns) in texts.items():
                 _write_sheet(

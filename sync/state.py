@@ -1,7 +1,16 @@
-"""The state dir (SPEC §6): base snapshot of the last successful run and the run lock."""
+"""The state dir (SPEC §6): base snapshot of the last successful run, the states kept, and the run lock.
+
+States kept: every snapshot carries a state id (`meta["state_id"]`), the id billsync stamps into the
+workbook it writes from that state (`sync.origin`). `snapshot.zip` is the newest; `states/<id>.zip`
+keeps the last states a workbook may still descend from (a copy opened before a sync and saved
+after it), so `sync`, `plan` and `push` can merge against the state the workbook really comes from.
+They are hard links of the snapshots they were (no second write), rotated by `KEEP_STATES` /
+`KEEP_DAYS`, never the ones a run names as still needed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import fcntl
@@ -10,19 +19,24 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.atomic import atomic_path, open_private, private_dir
+from sync.atomic import atomic_copy, atomic_path, open_private, private_dir
 from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import LockedError, StateError
 from sync.frames import RESOURCES, AccountFrames
+from sync.origin import new_state_id, valid_state_id
 
 STATE_DIRNAME = ".billsync"
 SNAPSHOT = "snapshot.zip"
+STATES = "states"
+KEEP_STATES = 10  # the newest states kept whatever their age
+KEEP_DAYS = 14  # ... and every state younger than this
+MAX_STATES = 60  # ... but never more than this many (the ones still needed come on top)
 LOCK = "lock"
 SNAPSHOT_FORMAT = 1
 
@@ -33,6 +47,12 @@ class Snapshot:
 
     frames: AccountFrames
     meta: dict[str, Any]
+
+    @property
+    def state_id(self) -> str | None:
+        """The id workbooks written from this state carry (None: recorded before states had ids)."""
+        value = self.meta.get("state_id")
+        return value if isinstance(value, str) and valid_state_id(value) else None
 
 
 def state_dir_for(workbook: Path, override: Path | str | None = None) -> Path:
@@ -53,10 +73,28 @@ class StateDir:
         """Where the base snapshot lives."""
         return self.path / SNAPSHOT
 
-    def write_snapshot(self, frames: AccountFrames, meta: dict[str, Any]) -> Path:
-        """Record the base snapshot atomically: a temp file in the same dir, then rename."""
+    @property
+    def states_path(self) -> Path:
+        """Where the states a workbook may still descend from are kept."""
+        return self.path / STATES
+
+    def write_snapshot(
+        self,
+        frames: AccountFrames,
+        meta: dict[str, Any],
+        *,
+        state_id: str | None = None,
+        keep: Iterable[str | None] = (),
+    ) -> Path:
+        """Record the base snapshot atomically (a temp file in the same dir, then rename) as state `state_id`.
+
+        The snapshot it replaces stays in `states/` (so does the new one); then old states are rotated
+        out, never those named in `keep` (the state the workbook of this run descends from).
+        """
         self._ensure()
-        meta = {**meta, "format": SNAPSHOT_FORMAT, "counts": frames.counts()}
+        state_id = state_id or new_state_id()
+        meta = {**meta, "state_id": state_id, "format": SNAPSHOT_FORMAT, "counts": frames.counts()}
+        self._keep_current()
         with (
             atomic_path(self.snapshot_path, private=True) as tmp,
             zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
@@ -64,22 +102,90 @@ class StateDir:
             zf.writestr("meta.json", json.dumps(meta, ensure_ascii=False, indent=2))
             for name in RESOURCES:
                 zf.writestr(f"{name}.csv", _frame_csv(frames.frame(name)))
+        self._keep_current()
+        self.rotate(keep=[state_id, *keep])
         return self.snapshot_path
 
     def read_snapshot(self) -> Snapshot | None:
         """The base snapshot, or None when there has been no successful run yet."""
         if not self.snapshot_path.exists():
             return None
+        return _read_snapshot_file(self.snapshot_path)
+
+    def read_state(self, state_id: str | None) -> Snapshot | None:
+        """The state recorded as `state_id`, or None when it is unknown (never recorded, or rotated out)."""
+        if not valid_state_id(state_id):
+            return None
+        kept = self.states_path / f"{state_id}.zip"
+        if kept.exists():
+            return _read_snapshot_file(kept)
+        latest = self.read_snapshot()
+        return latest if latest is not None and latest.state_id == state_id else None
+
+    def state_ids(self) -> list[str]:
+        """The ids of the states kept, newest first (ids start with their time)."""
+        if not self.states_path.is_dir():
+            return []
+        ids = [p.stem for p in self.states_path.glob("*.zip") if valid_state_id(p.stem)]
+        return sorted(ids, reverse=True)
+
+    def rotate(self, *, keep: Iterable[str | None] = (), now: float | None = None) -> list[str]:
+        """Remove the states no workbook is likely to descend from any more; returns the ids removed.
+
+        Kept: the newest `KEEP_STATES`, every state younger than `KEEP_DAYS` (at most `MAX_STATES` in
+        all), the newest snapshot, and every id in `keep`.
+        """
+        ids = self.state_ids()
+        now = time.time() if now is None else now
+        needed = {i for i in keep if i}
+        latest = self.read_snapshot_id()
+        if latest:
+            needed.add(latest)
+        removed = []
+        for position, state_id in enumerate(ids):
+            path = self.states_path / f"{state_id}.zip"
+            if state_id in needed or position < KEEP_STATES:
+                continue
+            try:
+                young = now - path.stat().st_mtime < KEEP_DAYS * 86400
+            except OSError:
+                continue
+            if young and position < MAX_STATES:
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(state_id)
+        return removed
+
+    def read_snapshot_id(self) -> str | None:
+        """The state id of the newest snapshot (None: none yet, or recorded before states had ids)."""
+        if not self.snapshot_path.exists():
+            return None
         try:
             with zipfile.ZipFile(self.snapshot_path) as zf:
-                meta = json.loads(zf.read("meta.json").decode("utf-8"))
-                records = {name: _read_csv(zf.read(f"{name}.csv").decode("utf-8")) for name in RESOURCES}
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StateError(
-                f"{self.snapshot_path}: the base snapshot is damaged ({exc}); "
-                "move it away and run 'billsync pull' to record a new one"
-            ) from None
-        return Snapshot(frames=AccountFrames.from_records(records), meta=meta)
+                value = json.loads(zf.read("meta.json").decode("utf-8")).get("state_id")
+        except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return None
+        return value if isinstance(value, str) and valid_state_id(value) else None
+
+    def _keep_current(self) -> None:
+        """The newest snapshot also under `states/<id>.zip`: a hard link (a copy where links fail)."""
+        state_id = self.read_snapshot_id()
+        if state_id is None:
+            return
+        target = self.states_path / f"{state_id}.zip"
+        if target.exists():
+            return
+        try:
+            private_dir(self.states_path)  # SPEC §6: every IBAN of every kept state
+        except OSError as exc:
+            raise StateError(f"{self.states_path}: cannot create the folder of kept states ({exc.strerror})") from None
+        try:
+            os.link(self.snapshot_path, target)
+        except FileExistsError:
+            pass
+        except OSError:
+            atomic_copy(self.snapshot_path, target)
 
     @contextmanager
     def lock(self, *, wait: float = 10.0, poll: float = 0.5, clock: Clock = SYSTEM_CLOCK) -> Iterator[None]:
@@ -117,6 +223,18 @@ class StateDir:
             private_dir(self.path)  # SPEC §6: customer data, readable only by its owner
         except OSError as exc:
             raise StateError(f"{self.path}: cannot create the state directory ({exc.strerror})") from None
+
+
+def _read_snapshot_file(path: Path) -> Snapshot:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            records = {name: _read_csv(zf.read(f"{name}.csv").decode("utf-8")) for name in RESOURCES}
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StateError(
+            f"{path}: the base snapshot is damaged ({exc}); move it away and run 'billsync pull' to record a new one"
+        ) from None
+    return Snapshot(frames=AccountFrames.from_records(records), meta=meta)
 
 
 def _frame_csv(frame: Any) -> str:

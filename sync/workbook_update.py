@@ -133,6 +133,7 @@ KIND_TEXT = {
     "deleted_vs_edited_in_billomat": "in der Arbeitsmappe gelöscht, in Billomat geändert",
     "created_both": "in beiden neu angelegt",
     "no_base": "kein gemeinsamer Stand (erster Abgleich oder ID eingetragen)",
+    "stale_copy": "Arbeitsmappe ohne bekannten Stand: Wert eines früheren Abgleichs, in Billomat inzwischen geändert",
 }
 STATUS_OPEN = "offen"
 STATUS_DECIDED = {"billomat": "entschieden: Billomat", "sheet": "entschieden: Arbeitsmappe"}

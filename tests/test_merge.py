@@ -24,7 +24,7 @@ import pytest
 from sync.desired import Desired
 from sync.diff import diff_account, key_sort, writable_columns
 from sync.frames import AccountFrames
-from sync.merge import KINDS, Merge, merge_account, reading_frames
+from sync.merge import KINDS, STALE_COPY, Merge, merge_account, reading_frames
 from sync.plan import build_plan
 from tests.diffkit import MAPPING, desired
 
@@ -891,3 +891,31 @@ def test_ten_thousand_clients_with_one_percent_changes_each_side_merge_to_update
     # Its speed is measured by `make bench` (docs/benchmarks.md), never asserted here.
     result = merge_account(base, current, wanted, MAPPING)
     assert len(result.to_workbook.updates) > clients // 200 and len(result.held) >= 20
+
+
+# ------------------------------------------------------------------ a workbook of unknown origin
+
+
+@pytest.mark.parametrize(
+    ("field", "older_value", "newer_value"),
+    [("clients.1001.city", "Dresden", "Pirna"), ("values.1001.11", "Handel", "Handwerk")],
+)
+def test_a_value_of_an_older_state_is_a_stale_copy_conflict_without_a_known_origin(field, older_value, newer_value):
+    """Unknown origin: merged against the newest state B, the older states kept alongside. A workbook
+    value that equals an older state's while Billomat holds B's is held, never sent; a new value is an edit."""
+    older = patched(S0, {field: older_value}, billomat=True)
+    newest = patched(S0, {field: newer_value}, billomat=True)
+    stale = merge_account(
+        frames(newest), frames(newest), workbook(older), MAPPING, older=[frames(older)]
+    )
+    assert [(c.kind, c.sheet_value, c.billomat) for c in stale.held] == [(STALE_COPY, older_value, newer_value)]
+    assert billomat_side(stale, frames(newest)) == set()
+    assert workbook_side(stale) == set()
+    # The next base keeps the conflict pending; --prefer sheet sends the workbook's value.
+    decided = merge_account(
+        frames(newest), frames(newest), workbook(older), MAPPING, older=[frames(older)], prefer="sheet"
+    )
+    assert not decided.held and billomat_side(decided, frames(newest))
+    edited = patched(S0, {field: "Meißen"}, billomat=True)
+    edit = merge_account(frames(newest), frames(newest), workbook(edited), MAPPING, older=[frames(older)])
+    assert not edit.conflicts and billomat_side(edit, frames(newest))

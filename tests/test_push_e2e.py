@@ -42,6 +42,7 @@ from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
 from sync.emulator.billomat import ApiResponse
 from sync.mapping import load_mapping
+from sync.origin import ORIGIN_FILE
 from sync.sheet import property_columns
 from tests.e2e import (
     API_KEY,
@@ -579,6 +580,9 @@ def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_pat
             files = sorted(book.glob("*.csv"))
             soffice(profile, out, files, f"csv:Text - txt - csv (StarCalc):{options}", f"CSV:{options}")
             saved = out
+            # Saving in place keeps the folder's origin stamp (sync.origin); here the saved files land in
+            # another folder, so the stamp goes with them.
+            shutil.copy2(book / ORIGIN_FILE, out / ORIGIN_FILE)
             for file in files:  # LibreOffice rewrote them (leading zeros, long digits, line breaks)
                 assert (out / file.name).read_bytes() != file.read_bytes()
         before = len(emu.requests)

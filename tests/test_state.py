@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -102,3 +103,33 @@ def test_a_state_folder_an_older_version_left_readable_is_narrowed_on_the_next_w
     with state.lock(clock=FakeClock()):
         state.write_snapshot(frames(), {"command": "pull"})
     assert_private(path, "snapshot.zip", "lock")
+def test_each_snapshot_is_kept_as_a_state_a_workbook_may_still_descend_from(tmp_path):
+    state = StateDir(tmp_path / ".billsync")
+    first = AccountFrames.from_records({"clients": [{"id": "1", "city": "Düsseldorf"}]})
+    second = AccountFrames.from_records({"clients": [{"id": "1", "city": "Neustadt"}]})
+    state.write_snapshot(first, {"command": "pull"}, state_id="20250101T000000-00000001")
+    state.write_snapshot(second, {"command": "sync"}, state_id="20250102T000000-00000002")
+    older = state.read_state("20250101T000000-00000001")
+    newest = state.read_state("20250102T000000-00000002")
+    assert older is not None and older.frames.clients["city"].tolist() == ["Düsseldorf"]
+    assert newest is not None and newest.frames.clients["city"].tolist() == ["Neustadt"]
+    assert state.read_snapshot().state_id == "20250102T000000-00000002"
+    assert state.read_state("20250103T000000-00000003") is None  # never recorded
+    assert state.read_state("../snapshot") is None  # never a path
+
+
+def test_old_states_are_rotated_out_but_never_the_one_a_workbook_still_needs(tmp_path, monkeypatch):
+    import sync.state as state_module
+
+    monkeypatch.setattr(state_module, "KEEP_STATES", 3)
+    state = StateDir(tmp_path / ".billsync")
+    ids = [f"202501{day:02d}T000000-0000{day:04d}" for day in range(1, 9)]
+    for state_id in ids:
+        state.write_snapshot(frames(), {"command": "sync"}, state_id=state_id, keep=[ids[0]])
+    young = state.state_ids()
+    assert len(young) == len(ids)  # all younger than KEEP_DAYS (file times are now)
+    far_future = time.time() + 30 * 86400
+    removed = state.rotate(keep=[ids[0]], now=far_future)
+    assert state.state_ids() == [ids[-1], ids[-2], ids[-3], ids[0]]
+    assert set(removed) == set(ids[1:-3])
+    assert state.read_state(ids[0]) is not None  # the workbook's origin stays readable

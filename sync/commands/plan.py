@@ -1,4 +1,10 @@
-"""`billsync plan --sheet PATH`: what a push would do, change by change; writes nothing to Billomat."""
+"""`billsync plan --sheet PATH`: what a push would do, change by change; writes nothing to Billomat.
+
+With a recorded state, push sends the workbook's edits: what differs from the state the workbook
+descends from (`commands.lineage.workbook_base`), decided by the sync merge (`merge_account`) so that
+what Billomat changed since is left alone (listed) and a field changed on both sides is a conflict.
+Without any recorded state the workbook is master as a whole (a plain diff against Billomat).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,24 @@ from typing import TYPE_CHECKING
 from sync import sheet
 from sync.clients.billomat import Billomat
 from sync.commands.common import billomat_client, billomat_mapping
+from sync.commands.lineage import Base, workbook_base
 from sync.desired import Desired, read_desired
 from sync.diff import diff_account
-from sync.errors import EXIT_OK, EXIT_PARTIAL, StateError
+from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.extract import extract_account
 from sync.frames import AccountFrames
 from sync.mapping import Mapping
+from sync.merge import Conflict, Merge, WorkbookChanges, merge_account, reading_frames
 from sync.plan import Plan, build_plan
-from sync.report import counts_text, held_lines, plan_lines, write_change_report, write_json
+from sync.report import (
+    billomat_side_lines,
+    conflict_line,
+    counts_text,
+    held_lines,
+    plan_lines,
+    write_change_report,
+    write_json,
+)
 from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookGuard, lock_files
 
@@ -31,6 +47,7 @@ SHOWN_CHANGES = 200  # the terminal shows this many changes; --json and --report
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `plan`."""
     add_sheet_argument(parser)
+    add_prefer_sheet_argument(parser)
     parser.add_argument("--json", metavar="FILE", help="write the whole plan as JSON")
     parser.add_argument("--report", metavar="FILE.xlsx", help="write a change report for the accountants")
     add_delete_arguments(parser)
@@ -39,6 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_sheet_argument(parser: argparse.ArgumentParser) -> None:
     """--sheet PATH, shared by plan, push and sync."""
     parser.add_argument("--sheet", required=True, metavar="PATH", help="the workbook (.xlsx or CSV folder)")
+
+
+def add_prefer_sheet_argument(parser: argparse.ArgumentParser) -> None:
+    """--prefer sheet, shared by plan and push: send the workbook's value where both sides changed a field."""
+    parser.add_argument(
+        "--prefer",
+        choices=("sheet",),
+        help="a field changed in the workbook and in Billomat since the workbook's state: send the workbook's "
+        "value (default: hold the conflict)",
+    )
 
 
 def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,25 +90,46 @@ class Prepared:
     plan: Plan
     reads: int
     guard: WorkbookGuard  # the workbook as it was read: checked before every write
-    base: AccountFrames | None = None  # the base snapshot the workbook was written from, if any
+    base: Base  # the state the workbook descends from (frames None: nothing recorded yet)
+    merge: Merge | None = None  # None: no recorded state, the workbook is master as a whole
+
+    @property
+    def held_conflicts(self) -> list[Conflict]:
+        """Fields and records both sides changed, held (nothing sent for them)."""
+        return self.merge.held if self.merge is not None else []
+
+    @property
+    def left_alone(self) -> WorkbookChanges | None:
+        """What changed in Billomat since the workbook's state: push leaves it as it is (and lists it)."""
+        return self.merge.to_workbook if self.merge is not None else None
 
 
 def prepare(ctx: Context, sheet_path: Path) -> Prepared:
-    """Read the workbook (first: a broken one costs no API calls), then Billomat, then diff and plan."""
+    """Read the workbook (first: a broken one costs no API calls) and its state, then Billomat; merge and plan."""
     mapping = billomat_mapping(ctx)
     ctx.reporter.activity(f"Reading {sheet_path.name}")
     guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
     tables = sheet.read_workbook(sheet_path, mapping)
+    base = workbook_base(ctx, StateDir(state_dir_for(sheet_path, ctx.args.state)), sheet_path)
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
     current, _stats = extract_account(bm, ctx.reporter)
     ctx.reporter.activity("Comparing the workbook with Billomat")
-    desired = read_desired(tables, mapping, current, source=str(sheet_path))
-    base = _base(ctx, sheet_path)
-    diff = diff_account(current, desired, mapping, base)
+    merge = None
+    if base.frames is None:
+        desired = to_billomat = read_desired(tables, mapping, current, source=str(sheet_path))
+    else:
+        # The workbook was written from its base state: read (Excel's rewrites) and merge against it.
+        desired = read_desired(tables, mapping, reading_frames(base.frames, current), source=str(sheet_path))
+        merge = merge_account(
+            base.frames, current, desired, mapping, prefer=getattr(ctx.args, "prefer", None), older=base.older
+        )
+        to_billomat = merge.to_billomat
+    # The base also tells which inheriting contact cells the accountant did not edit (sync/inherit.py).
+    diff = diff_account(current, to_billomat, mapping, base.frames)
     plan = build_plan(
         diff,
-        desired,
+        to_billomat,
         current,
         mapping,
         allow_deletes=ctx.args.allow_deletes,
@@ -92,18 +140,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
         ctx.reporter.warn(f"left out: {problem}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base)
-
-
-def _base(ctx: Context, sheet_path: Path) -> AccountFrames | None:
-    """The base snapshot, which tells which contact cells the accountant edited (sync/inherit.py)."""
-    state = StateDir(state_dir_for(sheet_path, ctx.args.state))
-    try:
-        snapshot = state.read_snapshot()
-    except StateError as exc:
-        ctx.reporter.warn(f"{exc}; planning without it (contact cells count as edited where they differ)")
-        return None
-    return snapshot.frames if snapshot is not None else None
+    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base, merge)
 
 
 def show_plan(ctx: Context, prepared: Prepared) -> None:
@@ -115,6 +152,24 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
     # Held changes explain an exit code 1: a quiet (cron) run that fails shows them too.
     for line in held_lines(plan, prepared.mapping):
         ctx.reporter.notice(line)
+    left_alone = prepared.left_alone
+    if left_alone is not None and not left_alone.is_empty:
+        counts = left_alone.counts()
+        ctx.reporter.info(
+            f"Changed in Billomat since the workbook's state (left as it is, not reverted): {counts['update']} "
+            f"cells, {counts['append']} new records, {counts['remove']} deleted records"
+        )
+        for line in billomat_side_lines(left_alone, prepared.mapping, limit=SHOWN_CHANGES):
+            ctx.reporter.info(line)
+    if prepared.merge is not None:
+        for conflict in prepared.merge.conflicts:
+            # A held conflict explains the exit code 1 too: shown also under --quiet.
+            (ctx.reporter.notice if conflict.held else ctx.reporter.info)(conflict_line(conflict))
+        if prepared.held_conflicts:
+            ctx.reporter.warn(
+                f"{len(prepared.held_conflicts)} field(s) changed in the workbook and in Billomat since the workbook's "
+                "state: held, nothing sent for them; set the cell to Billomat's value, or push --prefer sheet"
+            )
     if getattr(ctx.args, "json", None):
         write_json(plan, Path(ctx.args.json))
         ctx.reporter.info(f"Wrote {ctx.args.json}")
@@ -139,8 +194,16 @@ def run(ctx: Context) -> int:
     show_plan(ctx, prepared)
     plan = prepared.plan
     ctx.reporter.summary(
-        f"plan: {counts_text(plan.counts())}; held {len(plan.held)}; problems {len(plan.problems)}; "
-        f"{prepared.reads} requests (reads only); {ctx.elapsed():.1f} s"
+        f"plan: {counts_text(plan.counts())}; held {len(plan.held)}; {merge_counts(prepared)}"
+        f"problems {len(plan.problems)}; {prepared.reads} requests (reads only); {ctx.elapsed():.1f} s"
     )
-    pending = plan.changes or plan.held or plan.problems
+    pending = plan.changes or plan.held or plan.problems or prepared.held_conflicts
     return EXIT_PARTIAL if pending else EXIT_OK
+
+
+def merge_counts(prepared: Prepared) -> str:
+    """'conflicts 1 held; Billomat changes 2 left alone; ' for the summary line ("" without a state)."""
+    if prepared.merge is None or prepared.left_alone is None:
+        return ""
+    left = sum(prepared.left_alone.counts().values())
+    return f"conflicts {len(prepared.held_conflicts)} held; Billomat changes {left} left alone; "

@@ -25,6 +25,7 @@ from sync.diff import diff_account
 from sync.errors import EXIT_OK, WorkbookError
 from sync.extract import extract_account
 from sync.mapping import Mapping, SheetMap
+from sync.origin import new_state_id, read_origin
 from sync.plan import build_plan
 from sync.report import plan_lines
 from sync.state import Snapshot, StateDir, state_dir_for
@@ -86,9 +87,11 @@ def run(ctx: Context) -> int:
             ctx.reporter.info(f"Kept the previous workbook as {kept}")
         ctx.reporter.info(f"Writing {out} ({rows}) ...")
         writing = time.monotonic()
+        # The workbook carries the id of the state recorded below (sync.origin): its origin.
+        state_id = new_state_id()
         total = sum(len(table) for table in tables.values())
         with ctx.reporter.bar(f"Writing {out.name}", total=total, unit="rows") as bar:
-            sheet.write_workbook(tables, out, mapping, progress=bar.update, guard=guard)
+            sheet.write_workbook(tables, out, mapping, progress=bar.update, guard=guard, origin=state_id)
         ctx.reporter.info(f"  written in {time.monotonic() - writing:.1f} s")
         ctx.reporter.activity("Writing the base snapshot")
         state.write_snapshot(
@@ -101,6 +104,7 @@ def run(ctx: Context) -> int:
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "requests": stats.requests,
             },
+            state_id=state_id,
         )
     counts = frames.counts()
     ctx.reporter.summary(
@@ -118,7 +122,8 @@ def _is_existing_workbook(out: Path) -> bool:
 
 def _refuse_unless_replaceable(ctx: Context, out: Path, mapping: Mapping, state: StateDir) -> None:
     """WorkbookError (exit 2) when replacing `out` would lose the accountants' work and --force is not given."""
-    reasons = _accountants_work(out, mapping, state.read_snapshot(), state)
+    # Edits are what differs from the state the workbook descends from (an older copy's values are not).
+    reasons = _accountants_work(out, mapping, state.read_state(read_origin(out)) or state.read_snapshot(), state)
     if not reasons:
         return
     kept = _backup_target(out)

@@ -1,4 +1,10 @@
-"""`billsync push --sheet PATH`: make Billomat match the workbook; new ids go back into the workbook."""
+"""`billsync push --sheet PATH`: send the workbook's edits to Billomat; new ids go back into the workbook.
+
+The edits are the cells that differ from the state the workbook descends from (its origin stamp, see
+`commands.plan.prepare`); what Billomat changed since is left alone and listed, and stays pending in
+the state recorded after the push (`Merge.next_base(unwritten=...)`), so the next push does not read
+the workbook's older value as an edit either. Without any recorded state the workbook is master.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.commands.common import after_billomat_writes, write_back_new_ids
-from sync.commands.plan import add_delete_arguments, add_sheet_argument, prepare, show_plan, warn_if_open
+from sync.commands.lineage import record_state
+from sync.commands.plan import (
+    add_delete_arguments,
+    add_prefer_sheet_argument,
+    add_sheet_argument,
+    merge_counts,
+    prepare,
+    show_plan,
+    warn_if_open,
+)
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.inherit import keep_unedited
 from sync.journal import Journal
@@ -21,12 +36,16 @@ if TYPE_CHECKING:
     from sync.cli import Context
 
 NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
-HELP = "Make Billomat match the workbook (the workbook is master); new rows get their Billomat ids written back."
+HELP = (
+    "Send the workbook's edits to Billomat (what changed there since is left alone and listed); new rows get "
+    "their Billomat ids written back."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `push`."""
     add_sheet_argument(parser)
+    add_prefer_sheet_argument(parser)
     parser.add_argument("--dry-run", action="store_true", help="show the plan; send no write request")
     add_delete_arguments(parser)
 
@@ -48,9 +67,10 @@ def run(ctx: Context) -> int:
             show_plan(ctx, prepared)
             ctx.reporter.summary(
                 f"push --dry-run: would do {counts_text(plan.counts())}; held {len(plan.held)}; "
-                f"problems {len(plan.problems)}; 0 write requests; {ctx.elapsed():.1f} s"
+                f"{merge_counts(prepared)}problems {len(plan.problems)}; 0 write requests; {ctx.elapsed():.1f} s"
             )
-            return EXIT_PARTIAL if plan.changes or plan.held or plan.problems else EXIT_OK
+            pending = plan.changes or plan.held or plan.problems or prepared.held_conflicts
+            return EXIT_PARTIAL if pending else EXIT_OK
         show_plan(ctx, prepared)
         # Opened or saved while Billomat was read: stop before the first write request.
         prepared.guard.check()
@@ -80,25 +100,35 @@ def run(ctx: Context) -> int:
             change = result.change
             where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
             ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
-        # The base does not advance when the ids cannot be written: the next push adopts the created
+        # The state does not advance when the ids cannot be written: the next push adopts the created
         # records by their markers (sync/load.py) and writes the ids then.
         with after_billomat_writes(report, NEXT_PUSH):
-            write_back_new_ids(ctx, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard)
+            ids = write_back_new_ids(
+                ctx, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard
+            )
         ctx.reporter.activity("Writing the base snapshot")
+        after = rebase(prepared.current, report)
+        if prepared.merge is not None:
+            # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
+            after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
         # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-        next_base = keep_unedited(
-            rebase(prepared.current, report),
-            prepared.base,
-            prepared.desired.contacts,
-            prepared.mapping.sheets.get("contacts"),
+        after = keep_unedited(
+            after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
         )
-        state.write_snapshot(
-            next_base,
+        record_state(
+            ctx,
+            state,
+            sheet_path,
+            after,
             {
                 "command": "push",
                 "workbook": str(sheet_path.resolve()),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
+            prepared.base,
+            changed=any(r.status == "done" for r in report.results) or bool(ids and ids.written),
+            merge=prepared.merge,
+            guard=prepared.guard,
         )
     done = {r.change.resource: {} for r in report.results if r.status == "done"}
     for result in report.results:
@@ -106,8 +136,9 @@ def run(ctx: Context) -> int:
             per = done[result.change.resource]
             per[result.change.action] = per.get(result.change.action, 0) + 1
     ctx.reporter.summary(
-        f"push: {counts_text(done, past=True)}; held {len(plan.held)}; failed {len(failed) + len(skipped)}; "
-        f"problems {len(plan.problems)}; {report.requests} write requests "
+        f"push: {counts_text(done, past=True)}; held {len(plan.held)}; {merge_counts(prepared)}"
+        f"failed {len(failed) + len(skipped)}; problems {len(plan.problems)}; {report.requests} write requests "
         f"(+{prepared.reads} reads); {ctx.elapsed():.1f} s"
     )
-    return EXIT_PARTIAL if failed or skipped or plan.held or plan.problems else EXIT_OK
+    undone = failed or skipped or plan.held or plan.problems or prepared.held_conflicts
+    return EXIT_PARTIAL if undone else EXIT_OK

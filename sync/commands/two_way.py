@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sync import sheet
 from sync.commands.common import after_billomat_writes, billomat_client, billomat_mapping, write_back_new_ids
+from sync.commands.lineage import record_state, workbook_base
 from sync.commands.plan import add_delete_arguments, add_sheet_argument, warn_if_open
 from sync.desired import Desired, read_desired
 from sync.diff import diff_account
@@ -23,7 +24,7 @@ from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.mapping import Mapping
 from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
-from sync.report import counts_text, held_lines, plan_lines
+from sync.report import conflict_line, counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
 from sync.workbook_update import apply_workbook_changes, read_decisions
@@ -68,12 +69,14 @@ def run(ctx: Context) -> int:
             ctx.reporter.activity(f"Reading {sheet_path.name}")
             guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading is a change
             tables = sheet.read_workbook(sheet_path, mapping)
-            snapshot = state.read_snapshot()
+            # The state this workbook descends from (its origin stamp), not simply the newest one: a
+            # copy saved from before the last sync must not undo what that sync brought in.
+            origin = workbook_base(ctx, state, sheet_path)
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
             decisions, decision_problems = read_decisions(sheet_path)
         for problem in decision_problems:
             ctx.reporter.warn(problem)
-        base = snapshot.frames if snapshot is not None else None
+        base = origin.frames
         if base is None:
             ctx.reporter.warn(
                 f"{state.snapshot_path}: no base snapshot yet (no pull or sync has finished here): every field "
@@ -94,6 +97,7 @@ def run(ctx: Context) -> int:
                 mapping,
                 prefer=ctx.args.prefer,
                 decisions=decisions,
+                older=origin.older,
             )
         with phases("plan"):
             plan = build_plan(
@@ -130,22 +134,29 @@ def run(ctx: Context) -> int:
                 ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
             raise
         ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
-        # The base does not advance when the workbook cannot be written: the next sync finds Billomat's
+        # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
         # changes again, and the records this run created by their markers.
         with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-            unwritten = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base, guard)
+            unwritten, written = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base, guard)
         ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
             # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
             next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
-            state.write_snapshot(
+            record_state(
+                ctx,
+                state,
+                sheet_path,
                 next_base,
                 {
                     "command": "sync",
                     "workbook": str(sheet_path.resolve()),
                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 },
+                origin,
+                changed=written or any(r.status == "done" for r in report.results),
+                merge=merge,
+                guard=guard,
             )
     ctx.reporter.detail(f"phases: {phases}")
     ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False))
@@ -229,10 +240,7 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
     for row in merge.to_workbook.removals.head(100).itertuples(index=False):
         say(f"  {row.sheet} row {row.row}: removed ({row.key} {row.label}; deleted in Billomat)")
     for conflict in merge.held:
-        ctx.reporter.notice(
-            f"  conflict ({conflict.kind}): {conflict.sheet} row {conflict.row}, {conflict.header or conflict.field}: "
-            f"base {conflict.base!r}, Billomat {conflict.billomat!r}, workbook {conflict.sheet_value!r} — held"
-        )
+        ctx.reporter.notice(conflict_line(conflict))
 
 
 def _write_workbook(  # noqa: ANN202
@@ -240,7 +248,8 @@ def _write_workbook(  # noqa: ANN202
 ):
     """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
 
-    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base).
+    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
+    whether the workbook file was rewritten.
     Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
     """
     deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
@@ -258,8 +267,8 @@ def _write_workbook(  # noqa: ANN202
     for problem in result.problems:
         ctx.reporter.warn(problem)
     # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
-    return result.unwritten
+    ids = write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
+    return result.unwritten, result.written or bool(ids and ids.written)
 
 
 def _summary(ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool) -> str:  # noqa: ANN001

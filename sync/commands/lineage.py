@@ -1,0 +1,104 @@
+"""Which recorded state a workbook descends from, and recording the next one (SPEC §4, §6).
+
+`workbook_base` finds the state `plan`, `push` and `sync` merge the workbook against: the state named by
+the workbook's origin stamp (`sync.origin`); without a known stamp the newest state, with the older
+states kept for the stale-value rule (`merge_account(older=...)`). `record_state` writes the state a
+run ends with and then stamps the workbook with its id — in that order, so a crash in between leaves
+a workbook stamped with an older state that is still kept, which is what it then still descends from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sync.errors import BillsyncError
+from sync.frames import AccountFrames
+from sync.merge import STALE_COPY, Merge
+from sync.origin import ORIGIN_FILE, ORIGIN_PROPERTY, new_state_id, read_origin, write_origin
+from sync.state import StateDir
+from sync.workbook_guard import WorkbookGuard
+
+if TYPE_CHECKING:
+    from sync.cli import Context
+
+
+@dataclass(frozen=True)
+class Base:
+    """The state a run compares the workbook with.
+
+    - frames: that state (None: nothing recorded here yet; the workbook is then master as a whole);
+    - origin: the workbook's stamp (None: it has none);
+    - known: the stamp names a state still kept (`frames` is that state);
+    - older: for an unknown origin, the older states kept (each may be what a stale copy holds).
+    """
+
+    frames: AccountFrames | None
+    origin: str | None
+    known: bool
+    older: tuple[AccountFrames, ...] = ()
+
+
+def workbook_base(ctx: Context, state: StateDir, sheet_path: Path) -> Base:
+    """The state the workbook descends from; one warning naming the file when that is not known."""
+    origin = read_origin(sheet_path)
+    found = state.read_state(origin) if origin else None
+    if found is not None:
+        return Base(found.frames, origin, known=True)
+    latest = state.read_snapshot()
+    if latest is None:
+        return Base(None, origin, known=False)
+    if origin:
+        why = f"it names billsync state {origin}, which {state.path} no longer keeps"
+    elif sheet_path.is_dir():
+        why = f"the folder has no file {ORIGIN_FILE}"
+    else:
+        why = f"it has no document property {ORIGIN_PROPERTY!r}"
+    ctx.reporter.warn(
+        f"{sheet_path}: cannot tell which billsync run this workbook comes from ({why}); comparing it with "
+        f"the last run's state, and a value an earlier run wrote that Billomat has changed since is held as a "
+        f"conflict, not sent. Pull a fresh workbook, or decide the conflicts (--prefer sheet)"
+    )
+    older = []
+    for state_id in state.state_ids():
+        if state_id == latest.state_id:
+            continue
+        kept = state.read_state(state_id)
+        if kept is not None:
+            older.append(kept.frames)
+    return Base(latest.frames, origin, known=False, older=tuple(older))
+
+
+def record_state(
+    ctx: Context,
+    state: StateDir,
+    sheet_path: Path,
+    frames: AccountFrames,
+    meta: dict[str, Any],
+    base: Base,
+    *,
+    changed: bool,
+    merge: Merge | None = None,
+    guard: WorkbookGuard | None = None,
+) -> str | None:
+    """Record the state a run ends with and stamp the workbook with it; returns the new id (None: none).
+
+    Nothing is recorded when the run changed nothing on either side and the workbook's origin is known
+    (the state is then the one it already names). A workbook of unknown origin with `stale_copy`
+    conflicts held keeps having none: stamping it would make its stale values look like edits next time.
+    """
+    if not changed and base.known:
+        return None
+    state_id = new_state_id()
+    state.write_snapshot(frames, meta, state_id=state_id, keep=[base.origin])
+    if merge is not None and not base.known and any(c.kind == STALE_COPY for c in merge.held):
+        return state_id
+    try:
+        write_origin(sheet_path, state_id, guard=guard)
+    except (BillsyncError, OSError) as exc:
+        # The workbook keeps its older stamp, and that state is kept: the next run still merges right.
+        ctx.reporter.warn(
+            f"{sheet_path}: its origin stamp was not updated ({exc}); the next run compares it with its older state"
+        )
+    return state_id
