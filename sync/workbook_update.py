@@ -124,7 +124,6 @@ KONFLIKTE_HEADERS = (
     "Feld-ID",
 )
 _WIDTHS = (10, 7, 12, 18, 28, 28, 28, 38, 15, 24, 22, 12, 12)
-_DECISION_COL = KONFLIKTE_HEADERS.index("Entscheidung")
 NO_CONFLICTS = "Keine Konflikte."
 ABSENT = "(nicht vorhanden)"
 KIND_TEXT = {
@@ -189,6 +188,35 @@ class WorkbookUpdateReport:
     backup: Path | None = None
 
 
+@dataclass(frozen=True)
+class OwnedSheet:
+    """A sheet billsync owns and rewrites each run (Konflikte, Löschungen): headers, rows, decision column."""
+
+    name: str
+    headers: tuple[str, ...]
+    widths: tuple[int, ...]
+    rows: list[list[str]]
+    decision: str  # the header of the column the accountant types into
+    choices: str  # what Excel offers there as a list: "Billomat,Arbeitsmappe"
+    empty: str  # the only row when there is nothing to list: "Keine Konflikte."
+
+    def body(self) -> list[list[str]]:
+        """The rows below the header ("Keine …" alone when there are none)."""
+        return self.rows or [[self.empty] + [""] * (len(self.headers) - 1)]
+
+
+def _konflikte_sheet(conflicts: Sequence[Conflict], carried: dict[tuple[str, str, str], str]) -> OwnedSheet:
+    return OwnedSheet(
+        KONFLIKTE,
+        KONFLIKTE_HEADERS,
+        _WIDTHS,
+        _conflict_rows(conflicts, carried),
+        "Entscheidung",
+        "Billomat,Arbeitsmappe",
+        NO_CONFLICTS,
+    )
+
+
 def apply_workbook_changes(
     path: Path | str,
     mapping: Mapping,
@@ -199,6 +227,7 @@ def apply_workbook_changes(
     deleted_ids: Collection[str] | None = None,
     client_properties: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     guard: WorkbookGuard | None = None,
+    owned: Sequence[OwnedSheet] = (),
 ) -> WorkbookUpdateReport:
     """Make the workbook (xlsx file or CSV folder) what `changes` says; list `conflicts` in Konflikte.
 
@@ -208,15 +237,16 @@ def apply_workbook_changes(
     - client_properties: Billomat's property definitions (a frame, or several: base and current), so the
       property columns count as the table's columns (cleared on removal, typed for comparing checkboxes);
     - guard: the workbook as the run read it (else as this call reads it): no file is replaced while the
-      workbook is open or after it changed since (WorkbookInUseError).
+      workbook is open or after it changed since (WorkbookInUseError);
+    - owned: further sheets billsync owns (Löschungen), written like Konflikte: created when they have
+      rows, rewritten when they exist.
     """
     path = Path(path)
     if removal not in (None, "clear", "mark"):
         raise ValueError(f"removal must be 'clear' or 'mark', not {removal!r}")
-    if any(s.sheet.casefold() == KONFLIKTE.casefold() for s in mapping.sheets.values()):
-        raise WorkbookError(
-            f"the mapping names a sheet {KONFLIKTE!r}; billsync needs that name for conflicts"
-        )
+    for own in (KONFLIKTE, *(o.name for o in owned)):
+        if any(s.sheet.casefold() == own.casefold() for s in mapping.sheets.values()):
+            raise WorkbookError(f"the mapping names a sheet {own!r}; billsync needs that name for its own list")
     frames = (
         []
         if client_properties is None
@@ -226,10 +256,10 @@ def apply_workbook_changes(
     )
     guard = guard or WorkbookGuard.capture(path)
     if path.is_dir():
-        return _CsvTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
+        return _CsvTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames, owned)
     if not path.is_file():
         raise WorkbookError("does not exist; the workbook changes could not be written", file=path)
-    return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
+    return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames, owned)
 
 
 def read_decisions(path: Path | str) -> tuple[dict[tuple[str, str, str], Side], list[str]]:
@@ -690,16 +720,22 @@ def _carried_decisions(rows: list[list[str]]) -> dict[tuple[str, str, str], str]
 
 
 def _konflikte_rows(path: Path) -> list[list[str]]:
+    return owned_rows(path, KONFLIKTE)
+
+
+def owned_rows(path: Path | str, name: str) -> list[list[str]]:
+    """The cells of a sheet billsync owns (header row first) as the accountant left them; [] when absent."""
+    path = Path(path)
     if path.is_dir():
         listing = {p.name.casefold(): p for p in path.iterdir() if p.is_file()}
-        found = listing.get(f"{KONFLIKTE}.csv".casefold())
+        found = listing.get(f"{name}.csv".casefold())
         if found is None:
             return []
         return [[_unescape(v) for v in r] for r in _read_csv(found, ";").rows]
     if not path.is_file():
         raise WorkbookError("does not exist", file=path)
-    grids = _xlsx_grids(path, [KONFLIKTE])
-    return grids.get(KONFLIKTE, [])
+    grids = _xlsx_grids(path, [name])
+    return grids.get(name, [])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -921,6 +957,7 @@ class _XlsxTarget:
         removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
+        owned: Sequence[OwnedSheet] = (),
     ) -> WorkbookUpdateReport:
         path = self.path
         names = [s.sheet for s in self.mapping.sheets.values()]
@@ -940,7 +977,7 @@ class _XlsxTarget:
             planner.unwritten(changes),
         )
         with zipfile.ZipFile(path) as zf:
-            patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid)
+            patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid, owned)
         if not patched and not added:
             return report
         with _replacing(path, self.guard) as tmp:
@@ -955,6 +992,7 @@ class _XlsxTarget:
         planner: _Planner,
         conflicts: Sequence[Conflict],
         konflikte_grid: list[list[str]] | None,
+        owned: Sequence[OwnedSheet] = (),
     ) -> tuple[dict[str, bytes], dict[str, bytes]]:
         path = self.path
         parts = _sheet_parts(zf, path)
@@ -980,18 +1018,21 @@ class _XlsxTarget:
             values_changed = True
             if filter_change is not None and sheet in sheet_order:
                 workbook = _grow_filter_name(workbook, sheet_order.index(sheet), *filter_change)
-        # Konflikte
-        existing = next((n for n in parts if n.casefold() == KONFLIKTE.casefold()), None)
-        if conflicts or existing is not None:
-            carried = _carried_decisions(konflikte_grid or [])
-            rows = _conflict_rows(conflicts, carried)
-            xml = _konflikte_xml(rows, styles)
+        # Konflikte, Löschungen: created when they list something, rewritten when they exist
+        sheets = [_konflikte_sheet(conflicts, _carried_decisions(konflikte_grid or [])), *owned]
+        for own in sheets:
+            existing = next((n for n in parts if n.casefold() == own.name.casefold()), None)
+            if not own.rows and existing is None:
+                continue
+            xml = _owned_xml(own, styles)
             if existing is not None:
                 part = parts[existing]
                 if zf.read(part) != xml:
                     patched[part] = xml
             else:
-                part, workbook, rels, types = _add_sheet(zf, workbook_part, workbook, names)
+                part, workbook, rels, types = _add_sheet(
+                    zf, workbook_part, workbook, names | set(added), own.name, patched
+                )
                 added[part] = xml
                 patched[rels[0]] = rels[1]
                 patched[types[0]] = types[1]
@@ -1244,10 +1285,11 @@ def _grow_filter(xml: str, plan: _SheetPlan) -> tuple[str, tuple[str, str] | Non
     return xml[:start] + new + xml[end:], (old, new)
 
 
-def _konflikte_xml(rows: list[list[str]], styles: _Styles) -> bytes:
+def _owned_xml(sheet: OwnedSheet, styles: _Styles) -> bytes:
     s = styles.konflikte()
-    headers = list(KONFLIKTE_HEADERS)
-    body = rows or [[NO_CONFLICTS] + [""] * (len(headers) - 1)]
+    headers, rows = list(sheet.headers), sheet.rows
+    body = sheet.body()
+    decision_col = headers.index(sheet.decision)
     out = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
         f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">',
@@ -1256,7 +1298,7 @@ def _konflikte_xml(rows: list[list[str]], styles: _Styles) -> bytes:
         ' state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>',
         '<sheetFormatPr defaultRowHeight="15"/><cols>',
     ]
-    for i, width in enumerate(_WIDTHS, start=1):
+    for i, width in enumerate(sheet.widths, start=1):
         out.append(f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>')
     out.append("</cols><sheetData>")
     out.append('<row r="1">')
@@ -1267,7 +1309,7 @@ def _konflikte_xml(rows: list[list[str]], styles: _Styles) -> bytes:
         out.append(f'<row r="{r}">')
         for c, value in enumerate(values):
             ref = f"{_letters(c)}{r}"
-            decision = c == _DECISION_COL and bool(rows)
+            decision = c == decision_col and bool(rows)
             value = _display(value)
             if c == 1 and value.isdigit():
                 style = s["body"]
@@ -1282,10 +1324,10 @@ def _konflikte_xml(rows: list[list[str]], styles: _Styles) -> bytes:
         out.append("</row>")
     out.append("</sheetData>")
     if rows:
-        col = _letters(_DECISION_COL)
+        col = _letters(decision_col)
         out.append(
             '<dataValidations count="1"><dataValidation type="list" errorStyle="warning" allowBlank="1"'
-            f' showErrorMessage="1" sqref="{col}2:{col}{len(rows) + 1}"><formula1>"Billomat,Arbeitsmappe"'
+            f' showErrorMessage="1" sqref="{col}2:{col}{len(rows) + 1}"><formula1>"{_xml_text(sheet.choices)}"'
             "</formula1></dataValidation></dataValidations>"
         )
     out.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
@@ -1303,16 +1345,28 @@ def _display(value: str) -> str:
 
 
 def _add_sheet(
-    zf: zipfile.ZipFile, workbook_part: str, workbook: str, names: set[str]
+    zf: zipfile.ZipFile,
+    workbook_part: str,
+    workbook: str,
+    names: set[str],
+    sheet_name: str = KONFLIKTE,
+    patched: dict[str, bytes] | None = None,
 ) -> tuple[str, str, tuple[str, bytes], tuple[str, bytes]]:
-    """A new worksheet part for Konflikte: its rel, its <sheet> (last), its content type."""
+    """A new worksheet part for an owned sheet: its rel, its <sheet> (last), its content type.
+
+    `patched`: parts already changed in this write (a second new sheet builds on the first one's rels)."""
+    patched = patched or {}
+
+    def read(part: str) -> str:
+        return (patched[part] if part in patched else zf.read(part)).decode("utf-8")
+
     base = dirname(workbook_part)
     n = 1
     while posix_join(base, "worksheets", f"sheet{n}.xml") in names:
         n += 1
     part = posix_join(base, "worksheets", f"sheet{n}.xml")
     rels_part = _workbook_rels(workbook_part)
-    rels = zf.read(rels_part).decode("utf-8")
+    rels = read(rels_part)
     used = set(re.findall(r'\sId="([^"]*)"', rels))
     m = 1
     while f"rId{m}" in used:
@@ -1341,9 +1395,9 @@ def _add_sheet(
                 break
     ns = "" if rel_prefix else f' xmlns:r="{_REL_NS}"'
     sp = sheets_close.group(1)
-    element = f'<{sp}sheet name="{KONFLIKTE}" sheetId="{max(ids, default=0) + 1}"{ns} {rel_prefix or "r"}:id="{rid}"/>'
+    element = f'<{sp}sheet name="{_xml_text(sheet_name)}" sheetId="{max(ids, default=0) + 1}"{ns} {rel_prefix or "r"}:id="{rid}"/>'
     workbook = workbook[: sheets_close.start()] + element + workbook[sheets_close.start() :]
-    types = zf.read("[Content_Types].xml").decode("utf-8")
+    types = read("[Content_Types].xml")
     tclose = re.search(rf"</({_P})Types>", types)
     if tclose is None:
         raise WorkbookError("[Content_Types].xml is not as expected", file=None)
@@ -1392,6 +1446,7 @@ class _CsvTarget:
         removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
+        owned: Sequence[OwnedSheet] = (),
     ) -> WorkbookUpdateReport:
         folder, mapping = self.folder, self.mapping
         listing = {p.name.casefold(): p for p in folder.iterdir() if p.is_file()}
@@ -1428,34 +1483,35 @@ class _CsvTarget:
                 _save_csv(file, tmp)
             report.written = True
             report.backup = backup_path(file.path)
-        self.konflikte(conflicts, files, listing, report)
+        existing = listing.get(f"{KONFLIKTE}.csv".casefold())
+        carried = (
+            _carried_decisions([[_unescape(v) for v in r] for r in _read_csv(existing, mapping.csv.separator).rows])
+            if existing is not None
+            else {}
+        )
+        for own in (_konflikte_sheet(conflicts, carried), *owned):
+            self.owned(own, files, listing, report)
         return report
 
-    def konflikte(
+    def owned(
         self,
-        conflicts: Sequence[Conflict],
+        sheet: OwnedSheet,
         files: dict[str, _CsvFile],
         listing: dict[str, Path],
         report: WorkbookUpdateReport,
     ) -> None:
-        existing = listing.get(f"{KONFLIKTE}.csv".casefold())
-        if not conflicts and existing is None:
+        existing = listing.get(f"{sheet.name}.csv".casefold())
+        if not sheet.rows and existing is None:
             return
         like = next(iter(files.values()), None)
-        if existing is not None:
-            current = _read_csv(existing, self.mapping.csv.separator)
-            carried = _carried_decisions([[_unescape(v) for v in r] for r in current.rows])
-            target = existing
-        else:
-            carried = {}
-            target = self.folder / f"{KONFLIKTE}.csv"
-        rows = _conflict_rows(conflicts, carried) or [[NO_CONFLICTS] + [""] * (len(KONFLIKTE_HEADERS) - 1)]
+        target = existing if existing is not None else self.folder / f"{sheet.name}.csv"
+        rows = sheet.body()
         out = _CsvFile(
             target,
             like.bom if like else self.mapping.csv.encoding.replace("_", "-").lower() == "utf-8-sig",
             like.separator if like else self.mapping.csv.separator,
             like.newline if like else "\r\n",
-            [[_csv_value(v) for v in row] for row in [list(KONFLIKTE_HEADERS), *rows]],
+            [[_csv_value(v) for v in row] for row in [list(sheet.headers), *rows]],
         )
         buffer = io.StringIO()
         csv.writer(
@@ -1474,10 +1530,12 @@ __all__ = [
     "KIND_TEXT",
     "KONFLIKTE",
     "KONFLIKTE_HEADERS",
+    "OwnedSheet",
     "REMOVED_KEY",
     "REMOVED_PREFIX",
     "WorkbookUpdateReport",
     "apply_workbook_changes",
+    "owned_rows",
     "read_decisions",
     "removed_marker",
 ]
