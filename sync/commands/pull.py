@@ -24,6 +24,7 @@ from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.errors import EXIT_OK, WorkbookError
 from sync.extract import extract_account
+from sync.held_deletes import LOESCHUNGEN
 from sync.mapping import Mapping, SheetMap
 from sync.origin import new_state_id, read_origin
 from sync.plan import build_plan
@@ -186,7 +187,7 @@ def _known_headers(sm: SheetMap, snapshot: Snapshot | None) -> set[str]:
 
 def _own_sheets(out: Path, mapping: Mapping) -> list[str]:
     """Sheets (CSV files of a folder) that are neither the mapping's nor billsync's Konflikte."""
-    ours = {sm.sheet.casefold() for sm in mapping.sheets.values()} | {KONFLIKTE.casefold()}
+    ours = {sm.sheet.casefold() for sm in mapping.sheets.values()} | {KONFLIKTE.casefold(), LOESCHUNGEN.casefold()}
     if out.is_dir():
         names = [p.stem for p in workbook_files(out) if not p.stem.casefold().endswith(".bak")]
     else:

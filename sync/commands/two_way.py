@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import sheet
+from sync import held_deletes, sheet
 from sync.commands.common import after_billomat_writes, billomat_client, billomat_mapping, write_back_new_ids
 from sync.commands.lineage import record_state, workbook_base
 from sync.commands.plan import add_delete_arguments, add_sheet_argument, warn_if_open
@@ -27,7 +27,7 @@ from sync.plan import build_plan
 from sync.report import conflict_line, counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
-from sync.workbook_update import apply_workbook_changes, read_decisions
+from sync.workbook_update import OwnedSheet, apply_workbook_changes, read_decisions
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -74,7 +74,9 @@ def run(ctx: Context) -> int:
             origin = workbook_base(ctx, state, sheet_path)
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
             decisions, decision_problems = read_decisions(sheet_path)
-        for problem in decision_problems:
+            # And into the Löschungen sheet: `löschen` / `behalten` for the deletes held last time.
+            deletions = held_deletes.read_decisions(sheet_path)
+        for problem in [*decision_problems, *deletions.problems]:
             ctx.reporter.warn(problem)
         base = origin.frames
         if base is None:
@@ -91,7 +93,7 @@ def run(ctx: Context) -> int:
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
             merge = merge_account(
-                base,
+                held_deletes.without_kept(base, deletions, held_deletes.workbook_ids(desired.clients, desired.contacts)),
                 _without_landed_creates(base, current, desired, mapping),
                 desired,
                 mapping,
@@ -108,6 +110,7 @@ def run(ctx: Context) -> int:
                 allow_deletes=ctx.args.allow_deletes,
                 max_deletes=ctx.args.max_deletes,
             )
+            plan = held_deletes.decide(plan, deletions)
         ctx.reporter.activity(None)
         for warning in plan.warnings:
             ctx.reporter.warn(str(warning))
@@ -129,7 +132,8 @@ def run(ctx: Context) -> int:
                 )
         except LoadStopped as stopped:
             try:
-                _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard)
+                _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard,
+                                held_deletes.sheet(plan.held, current, deletions))
             except WorkbookInUseError as exc:
                 ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
             raise
@@ -137,7 +141,9 @@ def run(ctx: Context) -> int:
         # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
         # changes again, and the records this run created by their markers.
         with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-            unwritten, written = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base, guard)
+            unwritten, written = _write_workbook(
+                ctx, sheet_path, mapping, merge, report, current, base, guard, held_deletes.sheet(plan.held, current, deletions)
+            )
         ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
@@ -244,7 +250,8 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
 
 
 def _write_workbook(  # noqa: ANN202
-    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base, guard  # noqa: ANN001
+    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base, guard,  # noqa: ANN001
+    loeschungen: OwnedSheet,
 ):
     """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
 
@@ -263,6 +270,7 @@ def _write_workbook(  # noqa: ANN202
         deleted_ids=deleted,
         client_properties=definitions,
         guard=guard,
+        owned=[loeschungen],
     )
     for problem in result.problems:
         ctx.reporter.warn(problem)

@@ -1,0 +1,162 @@
+"""The sheet Löschungen (SPEC §9): deletes the delete guard holds, decided by the accountant in the workbook.
+
+Every run lists the deletes it holds (rows removed from the workbook without `--allow-deletes`, or above
+`--max-deletes`) in the sheet `Löschungen` (CSV: `Löschungen.csv`), one row per record with its id,
+client number and name, and a column `Entscheidung`. At the next run:
+
+- `löschen`: the held delete goes ahead without any flag (`decide`);
+- `behalten`: the record stays in Billomat; it is taken out of the base (`without_kept`), so the merge
+  sees it as a record Billomat has and the last run did not: sync writes its row back into the workbook;
+- a record whose row reappeared is no delete any more, so it is not held and leaves the list by itself.
+
+The sheet is rewritten each run from the plan's held deletes (`sheet`); everything here is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingOf
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from sync.frames import RESOURCES, AccountFrames
+from sync.plan import NEED_FLAG, HeldChange, Plan, change_order
+from sync.workbook_update import OwnedSheet, owned_rows
+
+LOESCHUNGEN = "Löschungen"
+HEADERS = ("Blatt", "Billomat-ID", "Kundennummer", "Name", "Grund", "Entscheidung", "Ressource")
+WIDTHS = (10, 12, 14, 32, 60, 15, 12)
+NO_DELETES = "Keine zurückgehaltenen Löschungen."
+DELETE, KEEP = "löschen", "behalten"
+Decision = Literal["delete", "keep"]
+# What the accountant may type into Entscheidung (case and blanks ignored).
+DECISION_WORDS: dict[str, Decision] = {
+    "löschen": "delete",
+    "loeschen": "delete",
+    "behalten": "keep",
+}
+REASON_NEED_FLAG = (
+    "in der Arbeitsmappe gelöscht; in Billomat wird nur gelöscht mit --allow-deletes oder mit "
+    f"„{DELETE}“ hier"
+)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What the accountant typed into Löschungen: (resource, id) → delete or keep; unreadable entries."""
+
+    by_key: MappingOf[tuple[str, str], Decision]
+    typed: MappingOf[tuple[str, str], str]  # every non-empty Entscheidung cell, to carry a typo over
+    problems: tuple[str, ...] = ()
+
+    def kept(self, resource: str) -> set[str]:
+        """Ids of `resource` the accountant decided to keep."""
+        return {key for (res, key), d in self.by_key.items() if res == resource and d == "keep"}
+
+
+def read_decisions(path: Path | str) -> Decisions:
+    """The decisions in the workbook's Löschungen sheet (none when there is no such sheet)."""
+    rows = owned_rows(path, LOESCHUNGEN)
+    if not rows:
+        return Decisions({}, {})
+    headers = [h.strip() for h in rows[0]]
+    try:
+        cols = [headers.index(h) for h in ("Entscheidung", "Ressource", "Billomat-ID")]
+    except ValueError:
+        return Decisions({}, {}, (f"sheet {LOESCHUNGEN!r}: the header row is not billsync's; no decision read",))
+    by_key: dict[tuple[str, str], Decision] = {}
+    typed: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+    for number, row in enumerate(rows[1:], start=2):
+        word, resource, key = ((row[c] if c < len(row) else "").strip() for c in cols)
+        if not word or not resource or not key:
+            continue
+        typed[(resource, key)] = word
+        decision = DECISION_WORDS.get(word.casefold())
+        if decision is None:
+            problems.append(
+                f"sheet {LOESCHUNGEN!r}, row {number}, column 'Entscheidung' ({resource} id {key}): {word!r} is no "
+                f"decision; type {DELETE} or {KEEP}"
+            )
+            continue
+        by_key[(resource, key)] = decision
+    return Decisions(by_key, typed, tuple(problems))
+
+
+def decide(plan: Plan, decisions: Decisions) -> Plan:
+    """The plan with the accountant's decisions: held deletes marked `löschen` go ahead, `behalten` ones
+    are dropped (they never become a change); every other held delete stays held."""
+    if not decisions.by_key:
+        return plan
+    go = [h.change for h in plan.held if decisions.by_key.get((h.change.resource, h.change.key)) == "delete"]
+    held = [h for h in plan.held if (h.change.resource, h.change.key) not in decisions.by_key]
+    if len(held) == len(plan.held):
+        return plan
+    return replace(plan, changes=sorted([*plan.changes, *go], key=change_order), held=held)
+
+
+def without_kept(base: AccountFrames | None, decisions: Decisions, workbook_keys: MappingOf[str, set[str]]
+                 ) -> AccountFrames | None:
+    """The base without the records the accountant keeps whose row is still missing from the workbook
+    (`workbook_keys`: resource → ids in the workbook), so the merge writes their rows back.
+
+    A kept client goes with its attribute values and tags (they are cells of its row); its contacts keep
+    their own rows and are listed, and kept, on their own.
+    """
+    if base is None:
+        return None
+    clients = decisions.kept("clients") - workbook_keys.get("clients", set())
+    contacts = decisions.kept("contacts") - workbook_keys.get("contacts", set())
+    if not clients and not contacts:
+        return base
+    frames = {name: base.frame(name) for name in RESOURCES}
+    frames["clients"] = frames["clients"][~frames["clients"]["id"].isin(clients)]
+    frames["contacts"] = frames["contacts"][~frames["contacts"]["id"].isin(contacts)]
+    for name in ("client_property_values", "client_tags"):
+        frames[name] = frames[name][~frames[name]["client_id"].isin(clients)]
+    return AccountFrames(**{name: frame.reset_index(drop=True) for name, frame in frames.items()})
+
+
+def sheet(held: list[HeldChange], current: AccountFrames, decisions: Decisions | None = None) -> OwnedSheet:
+    """The Löschungen sheet for this run's held deletes (`current`: Billomat, for client number and name);
+    a word typed for an entry still held is kept."""
+    typed = decisions.typed if decisions is not None else {}
+    clients = current.clients
+    numbers = dict(zip(clients["id"].astype(str), clients["client_number"].astype(str), strict=True))
+    names = dict(zip(clients["id"].astype(str), clients["name"].astype(str), strict=True))
+    rows = []
+    for h in held:
+        change = h.change
+        if change.action != "delete":
+            continue
+        client = change.key if change.resource == "clients" else change.client_key
+        name = names.get(change.key, "") if change.resource == "clients" else change.label
+        rows.append(
+            [
+                change.sheet,
+                change.key,
+                numbers.get(client, ""),
+                name or change.label,
+                reason_text(h.reason),
+                typed.get((change.resource, change.key), ""),
+                change.resource,
+            ]
+        )
+    return OwnedSheet(LOESCHUNGEN, HEADERS, WIDTHS, rows, "Entscheidung", f"{DELETE},{KEEP}", NO_DELETES)
+
+
+def reason_text(reason: str) -> str:
+    """Why a delete is held, as the accountants read it."""
+    if reason == NEED_FLAG:
+        return REASON_NEED_FLAG
+    return f"zurückgehalten: {reason}"
+
+
+def workbook_ids(clients: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, set[str]]:
+    """The ids the workbook's rows hold, per resource (from the desired frames' `_key`)."""
+    return {
+        "clients": set(clients["_key"].astype(str)) if "_key" in clients.columns else set(),
+        "contacts": set(contacts["_key"].astype(str)) if "_key" in contacts.columns else set(),
+    }

@@ -1,0 +1,111 @@
+"""End to end: the sheet Löschungen (SPEC §9) — held deletes decided in the workbook — through the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sync.held_deletes import HEADERS, LOESCHUNGEN, NO_DELETES
+from sync.workbook_update import owned_rows
+from tests import test_sync_e2e
+from tests.e2e import billomat_env, run_cli
+from tests.test_sync_e2e import kunden, pulled, sync, writes
+
+pytestmark = pytest.mark.e2e
+emu = test_sync_e2e.emu  # the sample account in the emulator (a fixture)
+
+
+def delete_rows(path: Path, *client_ids: str) -> None:
+    """The accountant deletes whole Kunden rows (openpyxl stands in for Excel)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    for client_id in client_ids:
+        row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id)
+        ws.delete_rows(row)
+    wb.save(path)
+
+
+def decide(path: Path, **words: str) -> None:
+    """The accountant types löschen / behalten into Entscheidung, by Billomat-ID."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[LOESCHUNGEN]
+    col = {c.value: c.column for c in ws[1]}
+    for r in range(2, ws.max_row + 1):
+        word = words.get(f"id{ws.cell(r, col['Billomat-ID']).value}")
+        if word:
+            ws.cell(r, col["Entscheidung"]).value = word
+    wb.save(path)
+
+
+def listed(path: Path) -> dict[str, dict[str, str]]:
+    """Löschungen rows by Billomat-ID."""
+    rows = owned_rows(path, LOESCHUNGEN)
+    assert rows[0] == list(HEADERS)
+    return {row[1]: dict(zip(HEADERS, row, strict=False)) for row in rows[1:] if row[1]}
+
+
+def test_held_deletes_are_listed_then_deleted_or_kept_as_the_accountant_decides(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    delete_rows(path, "1007", "1026")
+    held = sync(emu, path)
+    assert held.code == 1, held.text
+    assert "1007" in emu.state.table("clients") and "1026" in emu.state.table("clients")
+    entries = listed(path)
+    assert set(entries) == {"1007", "1026"}
+    assert [entries["1007"][h] for h in ("Blatt", "Kundennummer", "Name", "Ressource")] == [
+        "Kunden",
+        "KD00007",
+        "Ingenieurbüro Krämer",
+        "clients",
+    ]
+    assert "--allow-deletes" in entries["1007"]["Grund"] and entries["1007"]["Entscheidung"] == ""
+
+    decide(path, id1007="löschen", id1026="behalten")
+    decided = sync(emu, path)
+    assert decided.code == 0, decided.text
+    assert "1007" not in emu.state.table("clients")  # deleted without --allow-deletes: the accountant decided
+    assert "1026" in emu.state.table("clients")
+    assert "1026" in kunden(path) and "1007" not in kunden(path)  # the kept client's row is back
+    assert kunden(path)["1026"]["Firma"] == "Nur Name GmbH"
+    assert owned_rows(path, LOESCHUNGEN)[1][0] == NO_DELETES
+
+    before = len(writes(emu))
+    again = sync(emu, path)
+    assert again.code == 0, again.text
+    assert len(writes(emu)) == before
+
+
+def test_a_listed_delete_whose_row_reappears_leaves_the_list_by_itself(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    saved = tmp_path / "saved.xlsx"
+    shutil.copy(path, saved)
+    delete_rows(path, "1007")
+    assert sync(emu, path).code == 1
+    assert set(listed(path)) == {"1007"}
+    # The accountant pastes the row back (here: the rows of the copy from before, into the Kunden sheet).
+    source = openpyxl.load_workbook(saved)["Kunden"]
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    for row in source.iter_rows(min_row=2):
+        if row[0].value == "1007":
+            ws.append([cell.value for cell in row])
+    wb.save(path)
+    back = sync(emu, path)
+    assert back.code == 0, back.text
+    assert listed(path) == {} and "1007" in emu.state.table("clients")
+
+
+def test_a_csv_folder_gets_loeschungen_csv(emu, tmp_path):
+    folder = tmp_path / "csv"
+    assert run_cli(["pull", "--out", str(folder), "--no-progress"], billomat_env(emu.billomat_url)).code == 0
+    kunden_csv = folder / "Kunden.csv"
+    lines = kunden_csv.read_bytes().split(b"\r\n")
+    kunden_csv.write_bytes(b"\r\n".join(line for line in lines if not line.startswith(b"1007;")))
+    held = sync(emu, folder)
+    assert held.code == 1, held.text
+    rows = owned_rows(folder, LOESCHUNGEN)
+    assert rows[0] == list(HEADERS) and [row[1] for row in rows[1:]] == ["1007"]
+    assert (folder / "Löschungen.csv").read_bytes().startswith(b"\xef\xbb\xbf")
