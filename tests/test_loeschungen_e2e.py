@@ -109,3 +109,13 @@ def test_a_csv_folder_gets_loeschungen_csv(emu, tmp_path):
     rows = owned_rows(folder, LOESCHUNGEN)
     assert rows[0] == list(HEADERS) and [row[1] for row in rows[1:]] == ["1007"]
     assert (folder / "Löschungen.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_push_deletes_what_the_accountant_marked_loeschen_without_the_flag(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    delete_rows(path, "1007")
+    assert sync(emu, path).code == 1
+    decide(path, id1007="löschen")
+    pushed = run_cli(["push", "--sheet", str(path), "--no-progress"], billomat_env(emu.billomat_url))
+    assert pushed.code == 0, pushed.text
+    assert "1007" not in emu.state.table("clients")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import sheet
+from sync import held_deletes, sheet
 from sync.clients.billomat import Billomat
 from sync.commands.common import billomat_client, billomat_mapping
 from sync.commands.lineage import Base, workbook_base
@@ -111,6 +111,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
     tables = sheet.read_workbook(sheet_path, mapping)
     base = workbook_base(ctx, StateDir(state_dir_for(sheet_path, ctx.args.state)), sheet_path)
+    deletions = held_deletes.read_decisions(sheet_path)  # `löschen` / `behalten` in the sheet Löschungen
     bm = billomat_client(ctx)
     ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
     current, _stats = extract_account(bm, ctx.reporter)
@@ -121,21 +122,24 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     else:
         # The workbook was written from its base state: read (Excel's rewrites) and merge against it.
         desired = read_desired(tables, mapping, reading_frames(base.frames, current), source=str(sheet_path))
+        kept = held_deletes.without_kept(base.frames, deletions, held_deletes.workbook_ids(desired.clients, desired.contacts))
         merge = merge_account(
-            base.frames, current, desired, mapping, prefer=getattr(ctx.args, "prefer", None), older=base.older
+            kept, current, desired, mapping, prefer=getattr(ctx.args, "prefer", None), older=base.older
         )
         to_billomat = merge.to_billomat
     # The base also tells which inheriting contact cells the accountant did not edit (sync/inherit.py).
     diff = diff_account(current, to_billomat, mapping, base.frames)
-    plan = build_plan(
+    plan = held_deletes.decide(build_plan(
         diff,
         to_billomat,
         current,
         mapping,
         allow_deletes=ctx.args.allow_deletes,
         max_deletes=ctx.args.max_deletes,
-    )
+    ), deletions)
     ctx.reporter.activity(None)
+    for problem in deletions.problems:
+        ctx.reporter.warn(problem)
     for warning in plan.warnings:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
