@@ -203,6 +203,8 @@ class SheetMap:
     # synced cells (the accountants' own columns stay), "mark" keeps them and writes gelöscht-<id>
     # into the key cell, which billsync then skips.
     deleted_rows: str = "clear"
+    # The header of the Sync column (clients only; SPEC §9): `aus` there parks the client. None: no column.
+    sync_column: str | None = None
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -472,7 +474,7 @@ class _Checker:
 
 
 _TOP_KEYS = ("version", "csv", "sheets")
-_SHEET_KEYS = ("sheet", "key", "columns", "properties", "tags", "deleted_rows")
+_SHEET_KEYS = ("sheet", "key", "columns", "properties", "tags", "deleted_rows", "sync_column")
 DELETED_ROWS = ("clear", "mark")
 _COLUMN_KEYS = ("field", "header", "type", "normalize", "read_only", "lookup", "wrap")
 _PROPERTIES_KEYS = ("header_suffix", "normalize", "checkbox")
@@ -660,6 +662,18 @@ def _check_sheet(resource: str, raw: Any, ck: _Checker) -> SheetMap | None:
     if "deleted_rows" in sheet:
         deleted_rows = ck.choice(sheet["deleted_rows"], (*base, "deleted_rows"), DELETED_ROWS) or "clear"
 
+    sync_column = None
+    if "sync_column" in sheet:
+        if resource != "clients":
+            ck.add((*base, "sync_column"), "only the clients sheet can have a Sync column", key_node=True)
+        else:
+            sync_column = ck.string(sheet["sync_column"], (*base, "sync_column"))
+            if sync_column is not None and sync_column.strip().casefold() in seen_headers:
+                ck.add(
+                    (*base, "sync_column"),
+                    f"header {sync_column!r} is already used by columns[{seen_headers[sync_column.strip().casefold()]}]",
+                )
+
     if len(ck.problems) > ok_before or name is None or key is None:
         return None
     return SheetMap(
@@ -670,6 +684,7 @@ def _check_sheet(resource: str, raw: Any, ck: _Checker) -> SheetMap | None:
         properties=properties,
         tags=tags,
         deleted_rows=deleted_rows,
+        sync_column=sync_column,
     )
 
 

@@ -71,6 +71,8 @@ def property_columns(client_properties: pd.DataFrame, sheet: SheetMap) -> list[t
     used = {h.casefold() for h in sheet.headers}
     if sheet.tags is not None:
         used.add(sheet.tags.header.casefold())
+    if sheet.sync_column:
+        used.add(sheet.sync_column.casefold())
     out: list[tuple[str, str]] = []
     suffix = sheet.properties.header_suffix
     for pid, name in zip(_text(props, "id"), _text(props, "name"), strict=True):
@@ -103,6 +105,9 @@ def build_tables(frames: AccountFrames, mapping: Mapping) -> dict[str, pd.DataFr
                 data.update(_property_values(frames, sheet, ids))
             if sheet.tags is not None:
                 data[sheet.tags.header] = _joined_tags(frames.client_tags, sheet, ids)
+            if sheet.sync_column:
+                # The accountant's switch (sync/parking.py); Billomat knows nothing of it: pulled empty.
+                data[sheet.sync_column] = np.full(len(ids), "", dtype=object)
         tables[sheet.sheet] = pd.DataFrame(data, columns=list(data), dtype=object)
     return tables
 

@@ -128,7 +128,7 @@ def test_build_tables_clients(mapping: Mapping) -> None:
     kunden = tables["Kunden"]
     declared = list(mapping.sheets["clients"].headers)
     properties = ["Stammkunde", "Branche", "Firma (Attribut)", "Branche (Attribut)"]  # ordered by id
-    assert list(kunden.columns) == [*declared, *properties, "Schlagwörter"]
+    assert list(kunden.columns) == [*declared, *properties, "Schlagwörter", "Sync"]  # Sync: pulled empty (SPEC §9)
     assert list(kunden["Billomat-ID"]) == ["9", "10", "100"]  # numeric order, not "10" < "9"
     assert list(kunden["Firma"]) == ["Neun AG", "Zehn GmbH", "Hundert KG"]
     assert list(kunden["PLZ"]) == ["", "01067", ""]
@@ -154,7 +154,7 @@ def test_build_tables_contacts_get_the_client_number(mapping: Mapping) -> None:
 
 def test_build_tables_of_an_empty_account(mapping: Mapping) -> None:
     tables = build_tables(AccountFrames.from_records({}), mapping)
-    assert list(tables["Kunden"].columns) == [*mapping.sheets["clients"].headers, "Schlagwörter"]
+    assert list(tables["Kunden"].columns) == [*mapping.sheets["clients"].headers, "Schlagwörter", "Sync"]
     assert len(tables["Kunden"]) == 0 and len(tables["Kontakte"]) == 0
 
 
@@ -182,7 +182,7 @@ def test_build_tables_without_properties_and_tags_blocks(mapping: Mapping) -> No
     text = text[: text.index("    # One column per client property")] + text[text.index("  contacts:") :]
     plain = mapping_from_text(text)
     kunden = build_tables(tiny_frames(), plain)["Kunden"]
-    assert list(kunden.columns) == list(plain.sheets["clients"].headers)
+    assert list(kunden.columns) == [*plain.sheets["clients"].headers, "Sync"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import held_deletes, sheet
+from sync import held_deletes, parking, sheet
 from sync.clients.billomat import Billomat
 from sync.commands.common import billomat_client, billomat_mapping
 from sync.commands.lineage import Base, workbook_base
@@ -92,6 +92,7 @@ class Prepared:
     guard: WorkbookGuard  # the workbook as it was read: checked before every write
     base: Base  # the state the workbook descends from (frames None: nothing recorded yet)
     merge: Merge | None = None  # None: no recorded state, the workbook is master as a whole
+    parked: parking.Parked = parking.Parked()  # clients parked in the Sync column (left out of everything)
 
     @property
     def held_conflicts(self) -> list[Conflict]:
@@ -117,12 +118,16 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
     current, _stats = extract_account(bm, ctx.reporter)
     ctx.reporter.activity("Comparing the workbook with Billomat")
     merge = None
-    if base.frames is None:
-        desired = to_billomat = read_desired(tables, mapping, current, source=str(sheet_path))
-    else:
-        # The workbook was written from its base state: read (Excel's rewrites) and merge against it.
-        desired = read_desired(tables, mapping, reading_frames(base.frames, current), source=str(sheet_path))
-        kept = held_deletes.without_kept(base.frames, deletions, held_deletes.workbook_ids(desired.clients, desired.contacts))
+    # The workbook was written from its base state: read (Excel's rewrites) and merge against it.
+    reading = current if base.frames is None else reading_frames(base.frames, current)
+    desired = to_billomat = read_desired(tables, mapping, reading, source=str(sheet_path))
+    # Clients parked in the Sync column: out of all three sides, nothing moves for them.
+    parked = parking.parked(tables, mapping)
+    desired, current = parking.park_desired(desired, parked), parking.park(current, parked)
+    if base.frames is not None:
+        kept = held_deletes.without_kept(
+            parking.park(base.frames, parked), deletions, held_deletes.workbook_ids(desired.clients, desired.contacts)
+        )
         merge = merge_account(
             kept, current, desired, mapping, prefer=getattr(ctx.args, "prefer", None), older=base.older
         )
@@ -144,7 +149,7 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(str(warning))
     for problem in plan.problems:
         ctx.reporter.warn(f"left out: {problem}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base, merge)
+    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base, merge, parked)
 
 
 def show_plan(ctx: Context, prepared: Prepared) -> None:
@@ -207,7 +212,8 @@ def run(ctx: Context) -> int:
 
 def merge_counts(prepared: Prepared) -> str:
     """'conflicts 1 held; Billomat changes 2 left alone; ' for the summary line ("" without a state)."""
+    parked = parking.summary(prepared.parked)
     if prepared.merge is None or prepared.left_alone is None:
-        return ""
+        return parked
     left = sum(prepared.left_alone.counts().values())
-    return f"conflicts {len(prepared.held_conflicts)} held; Billomat changes {left} left alone; "
+    return f"{parked}conflicts {len(prepared.held_conflicts)} held; Billomat changes {left} left alone; "

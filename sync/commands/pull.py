@@ -180,6 +180,8 @@ def _known_headers(sm: SheetMap, snapshot: Snapshot | None) -> set[str]:
     headers = {h.casefold() for h in sm.headers}
     if sm.tags is not None:
         headers.add(sm.tags.header.casefold())
+    if sm.sync_column:
+        headers.add(sm.sync_column.casefold())
     if snapshot is not None:
         headers |= {h.casefold() for _pid, h in sheet.property_columns(snapshot.frames.client_properties, sm)}
     return headers

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync import parking
 from sync.commands.common import after_billomat_writes, write_back_new_ids
 from sync.commands.lineage import record_state
 from sync.commands.plan import (
@@ -115,6 +116,7 @@ def run(ctx: Context) -> int:
         after = keep_unedited(
             after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
         )
+        after = parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked
         record_state(
             ctx,
             state,

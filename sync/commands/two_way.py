@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import held_deletes, sheet
+from sync import held_deletes, parking, sheet
 from sync.commands.common import after_billomat_writes, billomat_client, billomat_mapping, write_back_new_ids
 from sync.commands.lineage import record_state, workbook_base
 from sync.commands.plan import add_delete_arguments, add_sheet_argument, warn_if_open
@@ -92,6 +92,10 @@ def run(ctx: Context) -> int:
         ctx.reporter.activity("Merging workbook, Billomat and the last run")
         with phases("merge"):
             desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
+            # Clients parked in the Sync column: out of all three sides, nothing moves for them.
+            parked = parking.parked(tables, mapping)
+            full_base, base, current = base, parking.park(base, parked), parking.park(current, parked)
+            desired = parking.park_desired(desired, parked)
             merge = merge_account(
                 held_deletes.without_kept(base, deletions, held_deletes.workbook_ids(desired.clients, desired.contacts)),
                 _without_landed_creates(base, current, desired, mapping),
@@ -118,7 +122,7 @@ def run(ctx: Context) -> int:
             ctx.reporter.warn(f"left out: {problem}")
         _show(ctx, merge, plan, mapping)
         if ctx.args.dry_run:
-            ctx.reporter.summary(_summary(ctx, merge, plan, None, reads, dry_run=True))
+            ctx.reporter.summary(_summary(ctx, merge, plan, None, reads, dry_run=True, parked=parked))
             return EXIT_PARTIAL if merge.held or plan.changes or plan.held or plan.problems else EXIT_OK
 
         # Opened or saved while Billomat was read: stop before the first write request.
@@ -149,6 +153,7 @@ def run(ctx: Context) -> int:
             next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
             # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
             next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
+            next_base = parking.keep_parked(next_base, full_base, parked)  # as they were: they move once unparked
             record_state(
                 ctx,
                 state,
@@ -165,7 +170,7 @@ def run(ctx: Context) -> int:
                 guard=guard,
             )
     ctx.reporter.detail(f"phases: {phases}")
-    ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False))
+    ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False, parked=parked))
     failed = [r for r in report.results if r.status in ("failed", "skipped")]
     return EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
 
@@ -279,7 +284,10 @@ def _write_workbook(  # noqa: ANN202
     return result.unwritten, result.written or bool(ids and ids.written)
 
 
-def _summary(ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool) -> str:  # noqa: ANN001
+def _summary(  # noqa: ANN202
+    ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool,  # noqa: ANN001
+    parked: parking.Parked,
+):
     workbook = merge.to_workbook.counts()
     to_billomat = counts_text(plan.counts(), past=not dry_run)
     writes = report.requests if report is not None else 0
@@ -287,6 +295,6 @@ def _summary(ctx: Context, merge: Merge, plan, report: LoadReport | None, reads:
     return (
         f"{verb} Billomat {to_billomat}; workbook {workbook['update']} updated, {workbook['append']} added, "
         f"{workbook['remove']} removed; conflicts {len(merge.held)} held, {len(merge.resolved)} decided; "
-        f"held deletes {len(plan.held)}; problems {len(plan.problems)}; {writes} write requests (+{reads} reads); "
+        f"held deletes {len(plan.held)}; {parking.summary(parked)}problems {len(plan.problems)}; {writes} write requests (+{reads} reads); "
         f"{ctx.elapsed():.1f} s"
     )
