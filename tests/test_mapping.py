@@ -598,3 +598,17 @@ def test_every_writable_field_has_a_column_or_a_commented_line_that_adds_it(reso
 def test_currency_code_is_a_column_as_the_snapbill_mapping_migrates_it() -> None:
     column = load_mapping(SHIPPED).sheets["clients"].column("currency_code")
     assert column.header == "Währung" and not column.read_only
+
+
+def test_the_sync_column_is_set_on_the_clients_sheet_only_and_needs_its_own_header() -> None:
+    assert mapping_from_text(SHIPPED.read_text(encoding="utf-8")).sheets["clients"].sync_column == "Sync"
+    assert mapping_from_text(VALID).sheets["clients"].sync_column is None
+    ok = mapping_from_text(variant("    key: id\n    columns:\n      - {field: id, header: Billomat-ID",
+                                   "    key: id\n    sync_column: Abgleich\n    columns:\n      - {field: id, header: Billomat-ID"))
+    assert ok.sheets["clients"].sync_column == "Abgleich"
+    with pytest.raises(MappingError) as info:
+        mapping_from_text(variant("    sheet: Kunden\n", "    sheet: Kunden\n    sync_column: PLZ\n"))
+    assert "'PLZ' is already used" in str(info.value)
+    with pytest.raises(MappingError) as info:
+        mapping_from_text(variant("    sheet: Kontakte\n", "    sheet: Kontakte\n    sync_column: Sync\n"))
+    assert "only the clients sheet can have a Sync column" in str(info.value)
