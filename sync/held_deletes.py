@@ -147,6 +147,17 @@ def sheet(held: list[HeldChange], current: AccountFrames, decisions: Decisions |
     return OwnedSheet(LOESCHUNGEN, HEADERS, WIDTHS, rows, "Entscheidung", f"{DELETE},{KEEP}", NO_DELETES)
 
 
+def hint(held: list[HeldChange], workbook: Path) -> str | None:
+    """The line that tells where the held deletes are listed and what to type (None: nothing held)."""
+    count = sum(1 for h in held if h.change.action == "delete")
+    if not count:
+        return None
+    return (
+        f"{workbook}: {count} held delete(s) listed in sheet {LOESCHUNGEN!r}; type {DELETE} or {KEEP} into "
+        "column 'Entscheidung' and the next sync (or push) does it"
+    )
+
+
 def reason_text(reason: str) -> str:
     """Why a delete is held, as the accountants read it."""
     if reason == NEED_FLAG:

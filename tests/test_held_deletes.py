@@ -12,6 +12,7 @@ from sync.held_deletes import (
     REASON_NEED_FLAG,
     Decisions,
     decide,
+    hint,
     read_decisions,
     sheet,
     without_kept,
@@ -88,3 +89,9 @@ def test_read_decisions_from_a_csv_folder_reports_what_is_no_decision(tmp_path: 
 
 def test_no_sheet_no_decisions(tmp_path: Path) -> None:
     assert read_decisions(tmp_path) == Decisions({}, {})
+
+
+def test_the_hint_names_the_workbook_the_sheet_and_the_words() -> None:
+    line = hint(held_plan().held, Path("kunden.xlsx"))
+    assert line is not None and line.startswith("kunden.xlsx: 2 held delete(s) listed in sheet 'Löschungen'")
+    assert "löschen or behalten" in line and hint([], Path("kunden.xlsx")) is None

@@ -53,6 +53,7 @@ def test_held_deletes_are_listed_then_deleted_or_kept_as_the_accountant_decides(
     held = sync(emu, path)
     assert held.code == 1, held.text
     assert "1007" in emu.state.table("clients") and "1026" in emu.state.table("clients")
+    assert "2 held delete(s) listed in sheet 'Löschungen'" in held.text
     entries = listed(path)
     assert set(entries) == {"1007", "1026"}
     assert [entries["1007"][h] for h in ("Blatt", "Kundennummer", "Name", "Ressource")] == [

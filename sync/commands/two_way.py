@@ -148,6 +148,8 @@ def run(ctx: Context) -> int:
             unwritten, written = _write_workbook(
                 ctx, sheet_path, mapping, merge, report, current, base, guard, held_deletes.sheet(plan.held, current, deletions)
             )
+        if listed := held_deletes.hint(plan.held, sheet_path):
+            ctx.reporter.notice(listed)
         ctx.reporter.activity("Writing the base snapshot")
         with phases("snapshot"):
             next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
