@@ -30,18 +30,24 @@ def emu(request):
     unconfirmed: "copy" (copied when written; the default) or "read" (shown from the client's current
     values). The contact stories run under both (`BOTH_READINGS`); the rest under "copy" only, to keep
     `make test` within its time budget."""
-    emulator = Emulator(
+    emulator = sample_emulator(getattr(request, "param", "copy"))
+    with emulator.running():
+        yield emulator
+
+
+def sample_emulator(reading: str, faults: FaultSpec | None = None) -> Emulator:
+    """The sample account under one reading of contact inheritance, with `faults` if given."""
+    return Emulator(
         EmulatorConfig(
             billomat_id="musterfirma",
             api_key=API_KEY,
             account=load_seed(REPO / "sample_data"),
             clock=FakeClock(),
             contacts_bulk="allow",
-            contact_inherit=getattr(request, "param", "copy"),
+            contact_inherit=reading,
+            faults=faults or FaultSpec(),
         )
     )
-    with emulator.running():
-        yield emulator
 
 
 def pulled(emu: Emulator, tmp_path: Path) -> Path:
@@ -392,17 +398,7 @@ def test_a_synced_client_address_never_writes_its_inheriting_contacts_through_lo
     client PUT's answer forced lost) or is killed right after its first write. Run again as cron would,
     it converges: both edits in Billomat and the workbook, no contact ever written, the next sync idle."""
     faults = FaultSpec.parse("lost=0.05,seed=5") if trouble == "lost" else FaultSpec()
-    emulator = Emulator(
-        EmulatorConfig(
-            billomat_id="musterfirma",
-            api_key=API_KEY,
-            account=load_seed(REPO / "sample_data"),
-            clock=FakeClock(),
-            contacts_bulk="allow",
-            contact_inherit=reading,
-            faults=faults,
-        )
-    )
+    emulator = sample_emulator(reading, faults)
     with emulator.running():
         path = pulled(emulator, tmp_path)
         stored = {rid: dict(emulator.state.table("contacts")[rid]) for rid in INHERITING}
