@@ -232,6 +232,10 @@ class _Undo:
         if resource == "contacts":
             payload["client_id"] = client_key
         old_id = str(record.get("id", ""))
+        if resource != entry["resource"]:
+            # A contact of a deleted client: shown on the contacts sheet, not on the client's row.
+            sheet = self.mapping.sheets.get(resource) if self.mapping is not None else None
+            entry = {**entry, "sheet": sheet.sheet if sheet is not None else resource, "row": None}
         return _change(
             entry, resource, "create", UNDO_KEY + old_id,
             fields={n: ("", v) for n, v in payload.items()}, payload=payload, client_key=client_key,
