@@ -121,6 +121,13 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+def journal_lines(state: Path) -> list[dict]:
+    """Every entry line of every run journalled in a state dir, oldest run first."""
+    from sync.journal import read_lines, run_files
+
+    return [line for run in run_files(state) for line in read_lines(run)[0] if "entry" in line]
+
+
 def assert_private(state: Path, *expected_files: str) -> None:
     """SPEC §6: the state folder is 0700, every file and folder in it readable only by its owner."""
     found = modes(state)

@@ -22,7 +22,16 @@ from sync.emulator import (
 )
 from sync.errors import NetworkError
 from sync.snapbill_mapping import load_snapbill_mapping, split_emails
-from tests.e2e import API_KEY, REPO, assert_private, billomat_env, files_containing, run_cli, umask
+from tests.e2e import (
+    API_KEY,
+    REPO,
+    assert_private,
+    billomat_env,
+    files_containing,
+    journal_lines,
+    run_cli,
+    umask,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -337,14 +346,14 @@ def test_every_snapbill_write_is_journalled_before_and_after(tmp_path: Path) -> 
         assert migrate(emu, tmp_path).code == 0
         emu.state.update_client("1003", {"city": "Leipzig"})
         assert migrate(emu, tmp_path).code == 0
-    lines = [json.loads(line) for line in (tmp_path / "state" / "journal.jsonl").read_text().splitlines()]
+    lines = journal_lines(tmp_path / "state")
     creates = [e for e in lines if e["action"] == "create"]
     updates = [e for e in lines if e["action"] == "update"]
     assert len(creates) == 2 * len(emu.snapbill_state.clients)  # a pending line and a done line each
     assert [e["status"] for e in updates] == ["pending", "done"]
     assert updates[0]["resource"] == "snapbill_clients" and updates[0]["client_id"] == "1003"
     assert updates[1]["record_id"] and "data-public_city" in json.dumps(updates[0]["fields"])
-    text = (tmp_path / "state" / "journal.jsonl").read_text()
+    text = "".join(p.read_text() for p in (tmp_path / "state" / "runs").iterdir())
     assert SNAP_PASSWORD not in text and API_KEY not in text
 
 
@@ -353,7 +362,7 @@ def test_migrate_state_files_are_readable_only_by_their_owner_whatever_the_umask
     with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
         result = migrate(emu, tmp_path)
     assert result.code == 0, result.text
-    assert_private(tmp_path / "state", "snapbill_ids.json", "journal.jsonl", "lock")
+    assert_private(tmp_path / "state", "snapbill_ids.json", "runs", "lock")
 
 
 def _generated_emulator() -> Emulator:

@@ -1209,7 +1209,7 @@ def test_the_api_key_appears_in_no_output_journal_snapshot_or_workbook(tmp_path)
     for result in results:
         assert API_KEY not in result.text  # ... never the key
     state = tmp_path / ".billsync"
-    assert (state / "journal.jsonl").exists() and (state / "snapshot.zip").exists()
+    assert (state / "runs").is_dir() and (state / "snapshot.zip").exists()
     assert (tmp_path / "kunden.bak.xlsx").exists()
     assert files_containing(tmp_path, API_KEY) == []
 
@@ -1246,7 +1246,7 @@ def test_push_keeps_state_private_and_the_backup_as_private_as_the_workbook(tmp_
         book_path.chmod(0o640)  # the owner's choice for the workbook
         result = cli(emu, "push", "--sheet", str(book_path))
     assert result.code == 0, result.text
-    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "runs")
     backup = tmp_path / "kunden.bak.xlsx"
     assert backup.exists(), result.text
     assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o640

@@ -327,7 +327,7 @@ def test_sync_keeps_state_private_and_the_backup_as_private_as_the_workbook(emu,
         emu.state.update_client("1005", {"email": "neu@praxis-weiss.de"})  # written into the workbook
         result = sync(emu, path)
     assert result.code == 0, result.text
-    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "runs")
     assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o600
 
 

@@ -84,7 +84,7 @@ def run(ctx: Context) -> int:
         verb = "Planning" if args.dry_run else "Migrating"
         say(f"{verb} {len(plans)} clients to SnapBill{' (dry run: nothing is written)' if args.dry_run else ''}")
         migration = Migration(sb, checked, id_map, dry_run=args.dry_run, info=ctx.reporter.detail,
-                              warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path))
+                              warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path, command="migrate"))
         with ctx.reporter.bar("SnapBill", total=len(plans), unit="clients") as bar:
             result = migration.run(plans, progress=bar.update)
         result.requests = {"billomat": bm.transport.request_count, "snapbill": sb.request_count}
@@ -95,6 +95,8 @@ def run(ctx: Context) -> int:
         if report is not None:
             write_migration_report(result, report)
             say(f"Report: {report}")
+        if migration.journal is not None:
+            migration.journal.close(result.exit_code, requests=sb.request_count)
     ctx.reporter.summary(_summary(result, ctx.elapsed()))
     return result.exit_code
 

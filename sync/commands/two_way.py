@@ -120,14 +120,20 @@ def run(ctx: Context) -> int:
 
         # Opened or saved while Billomat was read: stop before the first write request.
         guard.check()
-        journal = Journal(state.path)
+        journal = Journal(state.path, command="sync", workbook=str(sheet_path.resolve()))
         try:
             with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
                 # Records a killed earlier run created carry their marker: adopt them, never create twice.
                 report = apply_plan(
-                    plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
+                    plan,
+                    bm,
+                    journal,
+                    marked=markers_in(current),
+                    on_progress=lambda *_: bar.update(1),
+                    current=current,
                 )
         except LoadStopped as stopped:
+            journal.close(stopped.exit_code, requests=stopped.report.requests)
             try:
                 _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard)
             except WorkbookInUseError as exc:
@@ -161,7 +167,9 @@ def run(ctx: Context) -> int:
     ctx.reporter.detail(f"phases: {phases}")
     ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False))
     failed = [r for r in report.results if r.status in ("failed", "skipped")]
-    return EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
+    code = EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
+    journal.close(code, requests=report.requests)  # the run as `billsync runs` lists it
+    return code
 
 
 class Phases:
