@@ -12,12 +12,20 @@ from sync.atomic import atomic_path, atomic_write_bytes
 from sync.mapping import Mapping
 from sync.merge import Conflict, WorkbookChanges
 from sync.plan import Change, Plan
+from sync.wording import WHOLE_RECORD
 
 RESOURCE_LABELS = {
     "clients": "clients",
     "contacts": "contacts",
     "client_property_values": "property values",
     "client_tags": "tags",
+}
+# A record of each resource in a terminal line ("client 1001 00057 Gärtnerei Krüger e.K.").
+RESOURCE_NOUN = {
+    "clients": "client",
+    "contacts": "contact",
+    "client_property_values": "attribute of client",
+    "client_tags": "tags of client",
 }
 # What each action is called in the summary line ("2 created, 1 updated").
 ACTION_PAST = {
@@ -177,20 +185,22 @@ def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mappi
 
 
 def conflict_line(conflict: Conflict) -> str:
-    """One held (or decided) conflict: where, the three values, and what happened to it."""
+    """One held (or decided) conflict: the record, where, the three values, and what happened to it."""
     place = (
         f"{conflict.sheet} row {conflict.row}"
         if conflict.row is not None
-        else f"{conflict.sheet} id {conflict.key}"
+        else f"{conflict.sheet} (row deleted in the workbook)"
     )
+    record = conflict.label or f"{conflict.resource} {conflict.key}"
     fate = (
         "held"
         if conflict.held
         else f"decided for the {'workbook' if conflict.resolved_by == 'sheet' else 'Billomat'}"
     )
+    column = conflict.header or conflict.field or f"{WHOLE_RECORD} (the whole record)"
     return (
-        f"  conflict ({conflict.kind}): {place} ({conflict.resource} {conflict.key}), "
-        f"{conflict.header or conflict.field or 'record'}: base {conflict.base!r}, Billomat {conflict.billomat!r}, "
+        f"  conflict ({conflict.kind}): {RESOURCE_NOUN.get(conflict.resource, conflict.resource)} {record}, "
+        f"{place}, {column}: base {conflict.base!r}, Billomat {conflict.billomat!r}, "
         f"workbook {conflict.sheet_value!r} — {fate}"
     )
 
