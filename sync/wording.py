@@ -72,3 +72,14 @@ def without_markers(value: str) -> str:
 def record_label(key: str, number: str = "", name: str = "") -> str:
     """'1001 00057 Gärtnerei Krüger e.K.': id (or "neue Zeile N"), client number and name, as far as known."""
     return " ".join(p for p in (shown_key(key), number, name) if p)
+
+
+# Why the delete guard holds a delete (sync.plan.NEED_FLAG and friends), for the reports.
+HELD_REASONS = {
+    "deletes need --allow-deletes": "Löschen nur mit --allow-deletes oder der Entscheidung „löschen“",
+}
+
+
+def held_reason(reason: str) -> str:
+    """The delete guard's reason in German where there is a wording for it, else as it is."""
+    return HELD_REASONS.get(reason, reason)
