@@ -146,7 +146,7 @@ def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
         problems.write_row(0, 0, ["Blatt", "Zeile", "Spalte", "Datensatz", "Problem"], fmt["head"])
         for r, problem in enumerate([*plan.problems, *plan.warnings], start=1):
             _write_cells(problems, r, [problem.sheet, problem.row, problem.column or "",
-                                       getattr(problem, "record", ""), problem.message], fmt["plain"])
+                                       problem.record, problem.message], fmt["plain"])
         problems.set_column(0, 2, 14)
         problems.set_column(3, 3, 36)
         problems.set_column(4, 4, 80)

@@ -69,9 +69,13 @@ def without_markers(value: str) -> str:
     return _MARKER.sub("", value) if "billsync:" in value else value
 
 
+LABEL_MAX = 60  # a label names a record; a 30,000-character cell is no name to repeat in every message
+
+
 def record_label(key: str, number: str = "", name: str = "") -> str:
     """'1001 00057 Gärtnerei Krüger e.K.': id (or "neue Zeile N"), client number and name, as far as known."""
-    return " ".join(p for p in (shown_key(key), number, name) if p)
+    parts = (p if len(p) <= LABEL_MAX else p[: LABEL_MAX - 1] + "…" for p in (shown_key(key), number, name))
+    return " ".join(p for p in parts if p)
 
 
 # Why the delete guard holds a delete (sync.plan.NEED_FLAG and friends), for the reports.

@@ -96,3 +96,32 @@ def test_konflikte_speaks_german_and_its_decision_is_read_back(emu, tmp_path):
     kunden = rows(path, "Kunden")
     tel = kunden[0].index("Telefon")
     assert next(r for r in kunden if r[0] == "1003")[tel] == "+49 341 2222"
+
+
+def delete_row(path: Path, client_id: str) -> None:
+    """The accountant deletes a Kunden row."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Kunden"]
+    ws.delete_rows(next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == client_id))
+    wb.save(path)
+
+
+def test_row_problems_and_held_deletes_name_their_record_in_the_terminal_and_the_report(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    clients = emu.state.table("clients")
+    edit(path, "1005", "E-Mail", "praxis(at)weiss.example")
+    delete_row(path, "1030")
+    report = tmp_path / "plan.xlsx"
+    result = cli(emu, "plan", "--sheet", str(path), "--report", str(report))
+    five, gone = clients["1005"], clients["1030"]
+    problem = next(line for line in result.text.splitlines() if "praxis(at)weiss.example" in line)
+    assert f"(1005 {five['client_number']} {five['name']})" in problem
+    held = next(line for line in result.text.splitlines() if "delete client 1030" in line)
+    assert f"{gone['client_number']} {gone['name']}" in held
+    wb = openpyxl.load_workbook(report)
+    probleme = [dict(zip([c.value for c in wb["Probleme"][1]], r, strict=True))
+                for r in wb["Probleme"].iter_rows(min_row=2, values_only=True)]
+    row = next(p for p in probleme if p["Spalte"] == "E-Mail")
+    assert row["Datensatz"] == f"1005 {five['client_number']} {five['name']}" and isinstance(row["Zeile"], int)
+    held_rows = list(wb["Zurückgehalten"].iter_rows(min_row=2, values_only=True))
+    assert held_rows[0][2:4] == ("1030", f"{gone['client_number']} {gone['name']}")
