@@ -463,6 +463,8 @@ def test_konflikte_decisions_are_read_and_kept_while_held(tmp_path: Path, mappin
     wb = openpyxl.load_workbook(path)
     ws = wb[KONFLIKTE]
     assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws.column_dimensions["F"].width > 20
+    # Issue 11 (6): the two-line workbook value wraps and its row is tall enough to show both lines.
+    assert ws["H2"].alignment.wrap_text and ws.row_dimensions[2].height == 30 and ws.row_dimensions[3].height is None
     ws["J2"] = "Billomat"  # Entscheidung (after the Datensatz column of issue 11)
     ws["J3"] = "vielleicht"
     wb.save(path)
