@@ -397,6 +397,8 @@ class _Merger:
         self.frames_b = {r: _dedup(self.B.frame(r)) for r in ("clients", "contacts")}
         self.frames_c = {r: _dedup(self.C.frame(r)) for r in ("clients", "contacts")}
         self.conflicts: list[Conflict] = []
+        # Workbook row positions by key, per (resource, frame) — for the labels of conflicts.
+        self._w_rows: dict[str, tuple[pd.DataFrame, dict[str, int]]] = {}
         self.holds: list[Hold] = []
         self.updates: list[dict[str, object]] = []
         self.update_parts: list[pd.DataFrame] = []
@@ -460,9 +462,13 @@ class _Merger:
                 if isinstance(hit, int | np.integer):
                     return {k: v for k, v in frame.iloc[int(hit)].items() if isinstance(v, str)}
         wf = self.W[resource]
-        at = np.flatnonzero(_col(wf, "_key") == key) if key and len(wf) else []
-        if len(at):
-            return {k: v for k, v in wf.iloc[int(at[0])].items() if isinstance(v, str)}
+        # Built once per resource: a first sync may list thousands of conflicts over 100k rows.
+        cached = self._w_rows.get(resource)
+        if cached is None or cached[0] is not wf:  # created_both replaces the frame: rebuild
+            cached = self._w_rows[resource] = (wf, {k: i for i, k in reversed(list(enumerate(_col(wf, "_key"))))})
+        at = cached[1].get(key) if key else None
+        if at is not None:
+            return {k: v for k, v in wf.iloc[at].items() if isinstance(v, str)}
         return {}
 
     def record_label(self, resource: str, key: str, billomat_id: str = "") -> str:
