@@ -5,11 +5,13 @@ from __future__ import annotations
 import openpyxl
 
 from sync.mapping import load_mapping
+from sync.merge import merge_account
 from sync.migrate import ClientResult, MigrationResult, Unheld
 from sync.migrate_report import report_names, write_migration_report
 from sync.shipped import MAPPINGS
 from sync.snapbill_mapping import load_snapbill_mapping
 from sync.wording import held_reason, is_marker, shown_key, without_markers
+from tests.test_merge import MAPPING, S0, frames, patched, workbook
 
 
 def test_keys_and_markers_are_shown_as_people_read_them():
@@ -43,3 +45,11 @@ def test_the_migration_report_is_german_with_headers_without_markers_and_tall_ro
     values = [c.value for s in wb for r in s.iter_rows() for c in r if isinstance(c.value, str)]
     assert not any("billsync:" in v for v in values)
     assert ws.row_dimensions[2].height >= 75 and ws["G2"].alignment.wrap_text  # every line shows
+
+
+def test_a_contact_conflict_names_the_person_and_its_client():
+    current = frames(patched(S0, {"contacts.5001.client_id": "1002"}, billomat=True))
+    sheet = patched(S0, {"contacts.5001.client_id": "1003"}, billomat=False)
+    (conflict,) = merge_account(frames(S0), current, workbook(sheet), MAPPING).conflicts
+    # Billomat's record first: the client it is with there.
+    assert conflict.label == "5001 Anna Berg, Kunde 1002 KD01002 Schmidt KG"
