@@ -206,7 +206,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
         assert not emu.snapbill_state.records
         assert not (tmp_path / "state" / "snapbill_ids.json").exists()
         rows = list(openpyxl.load_workbook(tmp_path / "plan.xlsx")["Migration"].iter_rows(values_only=True))
-        assert rows[1][4] == "created (dry run)"
+        assert rows[1][4] == "angelegt (Probelauf)"  # German (issue 11)
 
 
 def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path) -> None:
@@ -221,17 +221,22 @@ def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path
         by_id = {r[0]: r for r in body}
         snap = {c["number"]: str(c["id"]) for c in emu.snapbill_state.clients}
         assert by_id["1001"][1] == snap["KD00042"] and by_id["1001"][2] == "KD00042"
-        assert by_id["1006"][4] == "skipped" and "archived" in by_id["1006"][7]
-        assert by_id["1004"][6] and "field note: =SUMME(A1:A3)" in by_id["1004"][6]  # text, not a formula
+        # German with the workbook's headers (issue 11): "Feld Notiz", not "field note".
+        assert by_id["1006"][4] == "übersprungen" and "archived" in by_id["1006"][7]
+        assert by_id["1004"][6] and "Feld Notiz: =SUMME(A1:A3)" in by_id["1004"][6]  # text, not a formula
+        cells = [v for r in rows for v in r if isinstance(v, str)]
+        assert not any(v.startswith(("field ", "tag: ", "contact: ")) or "\nfield " in v for v in cells)
+        assert not any(v in ("created", "updated", "unchanged", "skipped", "failed") for v in cells)
+        assert any("Feld BIC: " in v for v in cells)
         tags = {t["client_id"] for t in emu.state.client_tags}
         contacts = {c["client_id"] for c in emu.state.contacts}
         for client_id in tags:
-            assert "tag: " in (by_id[client_id][6] or "")
+            assert "Schlagwort: " in (by_id[client_id][6] or "")
         for client_id in contacts:
-            assert "contact: " in (by_id[client_id][6] or "")
+            assert "Kontakt: " in (by_id[client_id][6] or "")
         # the sample SnapBill account defines data-tax_number: migrated, not listed (test_migrate.py pins
         # the report of an account without the field)
-        assert "tax_number" not in (by_id["1029"][6] or "")
+        assert "Steuernummer" not in (by_id["1029"][6] or "")
         assert next(c for c in emu.snapbill_state.clients if c["number"] == by_id["1029"][2])["data"]["tax_number"] \
             == "231/123/45678"
         detail = list(wb["Nicht übernommen"].iter_rows(values_only=True))

@@ -73,7 +73,7 @@ def run(ctx: Context) -> int:
             # copy saved from before the last sync must not undo what that sync brought in.
             origin = workbook_base(ctx, state, sheet_path)
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
-            decisions, decision_problems = read_decisions(sheet_path)
+            decisions, decision_problems = read_decisions(sheet_path, mapping)
         for problem in decision_problems:
             ctx.reporter.warn(problem)
         base = origin.frames
