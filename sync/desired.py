@@ -15,6 +15,7 @@ from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import ColumnMap, Mapping, SheetMap
 from sync.sheet import EXCEL_MAX_CHARS, property_columns, sheet_cells, tag_groups
+from sync.wording import RESOURCE_WORDS, record_label
 
 # A new client that Kontakte rows may reference before it has a Billomat id (docs/design.md "Keys").
 NEW_KEY = re.compile(r"^(neu|new)-\S.*$", re.IGNORECASE)
@@ -38,6 +39,8 @@ class RowProblem:
     level: Literal["error", "warning"] = "error"
     # The workbook, or the sheet's CSV file ("" when unknown, e.g. tables built in memory).
     file: str = ""
+    # The record the row holds, for people: id, client number and name (a contact: person and client).
+    record: str = ""
 
     def __str__(self) -> str:
         where = ", ".join(
@@ -50,7 +53,8 @@ class RowProblem:
             )
             if part
         )
-        return f"{where}: {self.message}"
+        record = f" ({self.record})" if self.record else ""
+        return f"{where}{record}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -412,6 +416,24 @@ class _Sheet:
     def kept(self) -> np.ndarray:
         return ~self.bad
 
+    def cell(self, i: int, fld: str) -> str:
+        """Row i's text in the column of API field `fld` ("" without such a column)."""
+        header = next((c.header for c in self.sm.columns if c.field == fld), None)
+        if header is None or header not in self.table.columns:
+            return ""
+        value = self.table[header].iloc[i]
+        return value.strip() if isinstance(value, str) else ""
+
+    def label(self, i: int) -> str:
+        """Row i's record for messages: id (or its key cell), client number and name, as far as the row has them."""
+        key = str(self.ids[i] or self.cell(i, self.sm.key))
+        person = f"{self.cell(i, 'first_name')} {self.cell(i, 'last_name')}".strip()
+        if self.sm.resource == "contacts":
+            client = record_label(self.cell(i, "client_id"), self.cell(i, "client_number"))
+            own = record_label(key, "", person or self.cell(i, "name"))
+            return f"{own}, {RESOURCE_WORDS['clients']} {client}" if client else own
+        return record_label(key, self.cell(i, "client_number"), self.cell(i, "name") or person)
+
 
 class _Reader:
     """Collects problems, warnings and what is missing while the sheets are read."""
@@ -607,12 +629,13 @@ class _Reader:
     def error(self, sheet: _Sheet, i: int, column: str | None, message: str) -> None:
         sheet.bad[i] = True
         self.problems.append(
-            RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error", sheet.file)
+            RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error", sheet.file, sheet.label(i))
         )
 
     def warn(self, sheet: _Sheet, i: int | None, column: str | None, message: str) -> None:
         row = int(sheet.rows[i]) if i is not None else None
-        self.warnings.append(RowProblem(sheet.sm.sheet, row, column, message, "warning", sheet.file))
+        record = sheet.label(i) if i is not None else ""
+        self.warnings.append(RowProblem(sheet.sm.sheet, row, column, message, "warning", sheet.file, record))
 
     def check_formulas(self, sheet: _Sheet) -> None:
         cells = sheet_cells(sheet.table)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sync.frames import RESOURCES, AccountFrames
 from sync.plan import NEED_FLAG, HeldChange, Plan, change_order
+from sync.wording import held_reason
 from sync.workbook_update import OwnedSheet, owned_rows
 
 LOESCHUNGEN = "Löschungen"
@@ -37,10 +38,7 @@ DECISION_WORDS: dict[str, Decision] = {
     "loeschen": "delete",
     "behalten": "keep",
 }
-REASON_NEED_FLAG = (
-    "in der Arbeitsmappe gelöscht; in Billomat wird nur gelöscht mit --allow-deletes oder mit "
-    f"„{DELETE}“ hier"
-)
+REASON_NEED_FLAG = f"in der Arbeitsmappe gelöscht; {held_reason(NEED_FLAG)}"
 
 
 @dataclass(frozen=True)
@@ -162,7 +160,7 @@ def reason_text(reason: str) -> str:
     """Why a delete is held, as the accountants read it."""
     if reason == NEED_FLAG:
         return REASON_NEED_FLAG
-    return f"zurückgehalten: {reason}"
+    return f"zurückgehalten: {held_reason(reason)}"
 
 
 def workbook_ids(clients: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, set[str]]:

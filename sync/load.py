@@ -38,7 +38,7 @@ from sync.clients.billomat import Billomat, Model
 from sync.desired import NEW_KEY
 from sync.errors import EXIT_FATAL, BillsyncError, NotFoundError, RejectedError
 from sync.frames import AccountFrames
-from sync.journal import CREATING_ACTIONS, Entry, Journal, new_run_id
+from sync.journal import CREATING_ACTIONS, Entry, Journal
 from sync.plan import Change, Plan
 
 log = logging.getLogger(__name__)
@@ -120,17 +120,20 @@ def apply_plan(
     bm: Billomat,
     journal: Journal,
     *,
-    run_id: str | None = None,
     on_progress: ProgressHook | None = None,
     marked: dict[tuple[str, str], str] | None = None,
+    current: AccountFrames | None = None,
 ) -> LoadReport:
     """Execute `plan.changes` in order; the report of every change (raises LoadStopped on a fatal error).
 
     `marked`: (resource, marker) -> id of a record Billomat holds with that idempotency marker in
     its customfield, as the run read it (`markers_in(current)`); such a create is adopted, not sent.
+    `current`: the account as the run read it; a delete journals the record as it was (a client with
+    its contacts, property values and tags), so that `billsync undo` can bring it back.
     """
-    loader = _Loader(bm, journal, run_id or new_run_id())
+    loader = _Loader(bm, journal)
     loader.marked = dict(marked or {})
+    loader.current = current
     total = len(plan.changes)
     transport = bm.transport
     chained = transport.on_request
@@ -167,8 +170,9 @@ class _Skip(Exception):
 class _Loader:
     """The state of one load: ids created so far, failed client rows, tag ids per client."""
 
-    def __init__(self, bm: Billomat, journal: Journal, run_id: str) -> None:
-        self.bm, self.journal, self.run_id = bm, journal, run_id
+    def __init__(self, bm: Billomat, journal: Journal) -> None:
+        self.bm, self.journal = bm, journal
+        self.current: AccountFrames | None = None
         self.results: list[Result] = []
         self.id_map: dict[str, str] = {}
         self.contact_ids: dict[str, str] = {}
@@ -214,16 +218,22 @@ class _Loader:
             return handler(change)
         except _Skip as skip:
             reason = str(skip)
-            self.journal.record(change, "skipped", run_id=self.run_id, api_message=reason)
+            self.journal.record(change, "skipped", api_message=reason)
             if change.resource == "clients" and change.action == "create":
                 self.failed_clients[change.key.casefold()] = reason
             return Result(change, "skipped", api_message=reason)
 
     def _send(
-        self, change: Change, client_id: str, send: Callable[[], dict[str, str] | None], *, note: str = ""
+        self,
+        change: Change,
+        client_id: str,
+        send: Callable[[], dict[str, str] | None],
+        *,
+        note: str = "",
+        before: dict[str, Any] | None = None,
     ) -> Result:
         """Journal, send, journal: one write with the run-goes-on rules for 400 and 404."""
-        entry = self.journal.begin(change, run_id=self.run_id, client_id=client_id, note=note)
+        entry = self.journal.begin(change, client_id=client_id, note=note, before=before)
         try:
             record = send()
         except RejectedError as exc:
@@ -295,7 +305,7 @@ class _Loader:
         if known:
             message = "created by an earlier run (journal); not sent again"
             self.journal.record(
-                change, "done", run_id=self.run_id, client_id=client_id, record_id=known, api_message=message
+                change, "done", client_id=client_id, record_id=known, api_message=message
             )
             self._register(change, known)
             return Result(change, "done", known, message, None, client_id or _own_id(change, known))
@@ -308,7 +318,6 @@ class _Loader:
                 self.journal.record(
                     change,
                     "done",
-                    run_id=self.run_id,
                     client_id=client_id,
                     record_id=found["id"],
                     api_message=message,
@@ -322,7 +331,7 @@ class _Loader:
             found_id = self.marked[(change.resource, marker)]
             message = "Billomat already holds this row's record (found by its marker); not sent again"
             self.journal.record(
-                change, "done", run_id=self.run_id, client_id=client_id, record_id=found_id, api_message=message
+                change, "done", client_id=client_id, record_id=found_id, api_message=message
             )
             self._register(change, found_id)
             return Result(change, "done", found_id, message, None, client_id or _own_id(change, found_id))
@@ -416,7 +425,8 @@ class _Loader:
             resource.new({"id": record_id}).delete()
             return None
 
-        return self._send(change, record_id if change.resource == "clients" else "", send)
+        before = before_delete(self.current, change.resource, record_id) if self.current is not None else None
+        return self._send(change, record_id if change.resource == "clients" else "", send, before=before)
 
     # -- property values -------------------------------------------------------------------------
 
@@ -473,7 +483,6 @@ class _Loader:
                 self.journal.record(
                     change,
                     "done",
-                    run_id=self.run_id,
                     client_id=client_id,
                     record_id=tag.get("id"),
                     api_message=message,
@@ -567,6 +576,26 @@ def markers_in(current: AccountFrames) -> dict[tuple[str, str], str]:
         for record_id, mark in zip(frame["id"].tolist(), frame["customfield"].tolist(), strict=True):
             if isinstance(mark, str) and mark.startswith(MARKER_PREFIX) and isinstance(record_id, str):
                 out[(resource, mark)] = record_id
+    return out
+
+
+def before_delete(current: AccountFrames, resource: str, record_id: str) -> dict[str, Any]:
+    """What a delete takes away, as the run read it: the record, and for a client (Billomat deletes them
+    with it) its contacts, property values and tags."""
+
+    def rows(name: str, column: str) -> list[dict[str, str]]:
+        frame = current.frame(name)
+        if column not in frame.columns:
+            return []
+        hits = frame[frame[column] == record_id]
+        return [{k: v for k, v in r.items() if isinstance(v, str)} for r in hits.to_dict("records")]
+
+    found = rows(resource, "id")
+    out: dict[str, Any] = {"record": found[0] if found else {}}
+    if resource == "clients":
+        out["contacts"] = rows("contacts", "client_id")
+        out["client_property_values"] = rows("client_property_values", "client_id")
+        out["client_tags"] = rows("client_tags", "client_id")
     return out
 
 

@@ -98,6 +98,7 @@ from sync.diff import INHERITED_CONTACT_FIELDS, _clean, _col, _is_new_key, _norm
 from sync.frames import RESOURCES, AccountFrames
 from sync.mapping import ColumnMap, Mapping, SheetMap
 from sync.sheet import build_tables, property_columns
+from sync.wording import RESOURCE_WORDS, record_label
 
 Side = Literal["sheet", "billomat"]
 SIDES: tuple[Side, ...] = ("sheet", "billomat")
@@ -125,7 +126,8 @@ class Conflict:
       workbook row's key (`row:N` / `neu-…`) and `billomat_id` Billomat's record;
     - sheet, row: where the workbook shows it (row None: the workbook has no row, e.g. it deleted it);
     - field: API field, property id, "tags", or "" for a whole record; header: its column ("" for records);
-    - base, billomat, sheet_value: the three values (for a record a short label); None = absent.
+    - base, billomat, sheet_value: the three values (for a record a short label); None = absent;
+    - label: the record for people: id, client number and name (a contact: its person and its client).
     """
 
     resource: str
@@ -140,6 +142,7 @@ class Conflict:
     kind: str
     billomat_id: str = ""
     resolved_by: Side | None = None
+    label: str = ""
 
     @property
     def id(self) -> tuple[str, str, str]:
@@ -394,6 +397,8 @@ class _Merger:
         self.frames_b = {r: _dedup(self.B.frame(r)) for r in ("clients", "contacts")}
         self.frames_c = {r: _dedup(self.C.frame(r)) for r in ("clients", "contacts")}
         self.conflicts: list[Conflict] = []
+        # Workbook row positions by key, per (resource, frame) — for the labels of conflicts.
+        self._w_rows: dict[str, tuple[pd.DataFrame, dict[str, int]]] = {}
         self.holds: list[Hold] = []
         self.updates: list[dict[str, object]] = []
         self.update_parts: list[pd.DataFrame] = []
@@ -445,7 +450,39 @@ class _Merger:
     def conflict(self, forced: Side | None = None, **kw: object) -> None:
         """List a conflict; not for a field of an adopted row (its created_both conflict decided it)."""
         if forced is None:
+            if not kw.get("label"):
+                kw["label"] = self.record_label(str(kw["resource"]), str(kw["key"]), str(kw.get("billomat_id", "")))
             self.conflicts.append(Conflict(**kw))  # type: ignore[arg-type]
+
+    def record(self, resource: str, key: str) -> dict[str, str]:
+        """A record's fields from Billomat, else the base, else the workbook ({} when none has it)."""
+        for frame, index in (self.frames_c[resource], self.frames_b[resource]):
+            if key and key in index:
+                hit = index.get_loc(key)
+                if isinstance(hit, int | np.integer):
+                    return {k: v for k, v in frame.iloc[int(hit)].items() if isinstance(v, str)}
+        wf = self.W[resource]
+        # Built once per resource: a first sync may list thousands of conflicts over 100k rows.
+        cached = self._w_rows.get(resource)
+        if cached is None or cached[0] is not wf:  # created_both replaces the frame: rebuild
+            cached = self._w_rows[resource] = (wf, {k: i for i, k in reversed(list(enumerate(_col(wf, "_key"))))})
+        at = cached[1].get(key) if key else None
+        if at is not None:
+            return {k: v for k, v in wf.iloc[at].items() if isinstance(v, str)}
+        return {}
+
+    def record_label(self, resource: str, key: str, billomat_id: str = "") -> str:
+        """The record a conflict is about, for people: '1001 00057 Gärtnerei Krüger e.K.' (a contact:
+        '2001 Anna Schmidt, Kunde 1001 00057 Gärtnerei Krüger e.K.'); property values and tags: the client."""
+        kind = "contacts" if resource == "contacts" else "clients"
+        rec = self.record(kind, key) or (self.record(kind, billomat_id) if billomat_id else {})
+        person = f"{rec.get('first_name', '')} {rec.get('last_name', '')}".strip()
+        if kind == "clients":
+            return record_label(key, rec.get("client_number", ""), rec.get("name", "") or person)
+        client_key = rec.get("client_id", "") or rec.get("client_key", "")
+        own = record_label(key, "", person or rec.get("name", "") or rec.get("email", ""))
+        client = self.record_label("clients", client_key) if client_key else ""
+        return f"{own}, {RESOURCE_WORDS['clients']} {client}" if client else own
 
     # -- run ---------------------------------------------------------------------------------
 

@@ -380,7 +380,7 @@ class Migration:
         self.id_map = id_map
         self.dry_run = dry_run
         self.journal = journal
-        self.run_id = new_run_id()
+        self.run_id = journal.run_id if journal is not None else new_run_id()
         self.info = info or (lambda text: None)
         self.warn = warn or (lambda text: None)
         self.by_id: dict[str, dict[str, Any]] = {}
@@ -592,7 +592,7 @@ class Migration:
             resource="snapbill_clients", action=action, key=key or plan.billomat_id, sheet="SnapBill", row=None,
             fields=dict(fields), payload=dict(payload), client_key=plan.billomat_id, ref=plan.number,
         )
-        entry_id = self.journal.begin(change, run_id=self.run_id, client_id=plan.billomat_id)
+        entry_id = self.journal.begin(change, client_id=plan.billomat_id)
         ids: list[str] = []
         try:
             yield ids

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping as AnyMapping
 from pathlib import Path
 
 import xlsxwriter
 
 from sync.atomic import atomic_path
-from sync.migrate import MigrationResult
+from sync.mapping import Mapping
+from sync.migrate import MigrationResult, Unheld
+from sync.snapbill_mapping import PROPERTY_PREFIX, SnapBillMapping
+from sync.wording import DRY_RUN, MIGRATION_STATUS, is_marker, without_markers
 
 HEADERS = (
     "Billomat-ID",
@@ -19,7 +24,7 @@ HEADERS = (
     "Nicht übernommen",
     "Hinweis",
 )
-WIDTHS = (12, 12, 14, 34, 11, 48, 60, 60)
+WIDTHS = (12, 12, 14, 34, 14, 48, 60, 60)
 COLOURS = {
     "created": "#C6EFCE",
     "updated": "#FFEB9C",
@@ -27,10 +32,44 @@ COLOURS = {
     "skipped": "#D9D9D9",
     "failed": "#FFC7CE",
 }
+# What cannot go to SnapBill (sync.migrate.Unheld.what), in German; "field X" / "attribute X" take a name.
+_UNHELD = {
+    "further email address": "weitere E-Mail-Adresse",
+    "tag": "Schlagwort",
+    "contact": "Kontakt",
+}
+_UNHELD_NAMED = re.compile(r"(field|attribute|ignored by SnapBill:) (.+)")
+_UNHELD_NAMED_DE = {"field": "Feld", "attribute": "Attribut", "ignored by SnapBill:": "von SnapBill ignoriert:"}
 
 
-def write_migration_report(result: MigrationResult, path: Path) -> None:
-    """Sheet "Migration" (one row per client, both ids, status, every value not held) and "Nicht übernommen"."""
+def report_names(snapbill: SnapBillMapping, billomat: Mapping | None) -> dict[str, str]:
+    """Billomat fields and SnapBill parameters → the Kunden header the accountants know ("bank_swift" → "BIC")."""
+    sheet = billomat.sheets.get("clients") if billomat is not None else None
+    headers = {c.field: c.header for c in sheet.columns} if sheet is not None else {}
+    names = dict(headers)
+    for rule in snapbill.rules:
+        prop = rule.source[len(PROPERTY_PREFIX) :] if rule.source.startswith(PROPERTY_PREFIX) else ""
+        names.setdefault(rule.param, prop or headers.get(rule.source, rule.param))
+    return names
+
+
+def unheld_text(unheld: Unheld, names: AnyMapping[str, str]) -> str:
+    """What SnapBill cannot hold, in German with the workbook's header: "Feld BIC", "Schlagwort"."""
+    if unheld.what in _UNHELD:
+        return _UNHELD[unheld.what]
+    hit = _UNHELD_NAMED.fullmatch(unheld.what)
+    if hit is None:
+        return unheld.what
+    return f"{_UNHELD_NAMED_DE[hit.group(1)]} {names.get(hit.group(2), hit.group(2))}"
+
+
+def write_migration_report(result: MigrationResult, path: Path, names: AnyMapping[str, str] | None = None) -> None:
+    """Sheet "Migration" (one row per client, both ids, status, every value not held) and "Nicht übernommen".
+
+    German (issue 11): statuses, what is not held, each field by its Kunden header (`names`, from
+    `report_names`); no internal markers; multi-line cells get a row height that shows them.
+    """
+    shown = names or {}
     with atomic_path(path) as tmp:
         # Text only: a value like "=SUMME(A1)", "+49 …" or "00042" must show as the text it is.
         workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False})
@@ -42,14 +81,19 @@ def write_migration_report(result: MigrationResult, path: Path) -> None:
         }
         sheet = workbook.add_worksheet("Migration")
         sheet.write_row(0, 0, HEADERS, head)
-        suffix = " (dry run)" if result.dry_run else ""
+        suffix = f" ({DRY_RUN})" if result.dry_run else ""
         for r, item in enumerate(result.results, start=1):
-            changed = "\n".join(f"{p}: {old!r} → {new!r}" for p, (old, new) in item.changes.items())
-            unheld = "\n".join(str(u) for u in item.unheld)
-            row = (item.billomat_id, item.snapbill_id, item.number, item.name, item.status + suffix, changed, unheld,
-                   item.message)
+            changed = "\n".join(
+                f"{shown.get(p, p)}: {old!r} → {new!r}"
+                for p, (old, new) in item.changes.items()
+                if not (is_marker(old) or is_marker(new))
+            )
+            unheld = "\n".join(f"{unheld_text(u, shown)}: {u.value}" for u in item.unheld if not is_marker(u.value))
+            status = MIGRATION_STATUS.get(item.status, item.status) + suffix
+            row = (item.billomat_id, item.snapbill_id, item.number, item.name, status, changed, unheld, item.message)
             for c, value in enumerate(row):
-                sheet.write_string(r, c, value, styles[item.status] if c == 4 else plain)
+                sheet.write_string(r, c, without_markers(value), styles[item.status] if c == 4 else plain)
+            _fit_height(sheet, r, row)
         for c, width in enumerate(WIDTHS):
             sheet.set_column(c, c, width)
         sheet.freeze_panes(1, 0)
@@ -60,9 +104,13 @@ def write_migration_report(result: MigrationResult, path: Path) -> None:
         detail.write_row(0, 0, ("Billomat-ID", "Kundennummer", "Was", "Wert"), head)
         r = 1
         for item in result.results:
-            for unheld in item.unheld:
-                for c, value in enumerate((item.billomat_id, item.number, unheld.what, unheld.value)):
+            for u in item.unheld:
+                if is_marker(u.value):
+                    continue
+                values = (item.billomat_id, item.number, unheld_text(u, shown), u.value)
+                for c, value in enumerate(values):
                     detail.write_string(r, c, value, plain)
+                _fit_height(detail, r, values)
                 r += 1
         for c, width in enumerate((12, 14, 30, 80)):
             detail.set_column(c, c, width)
@@ -70,3 +118,10 @@ def write_migration_report(result: MigrationResult, path: Path) -> None:
         if r > 1:
             detail.autofilter(0, 0, r - 1, 3)
         workbook.close()
+
+
+def _fit_height(sheet, r: int, values: tuple[str, ...]) -> None:  # noqa: ANN001
+    """A row tall enough for its longest multi-line cell (Excel does not grow a row xlsxwriter wrote)."""
+    lines = max(v.count("\n") + 1 for v in values)
+    if lines > 1:
+        sheet.set_row(r, 15 * min(lines, 20))

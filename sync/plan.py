@@ -222,6 +222,11 @@ def build_plan(
     return Plan(changes=changes, held=held, problems=problems, warnings=list(desired.warnings))
 
 
+def delete_guard(resource: str, count: int, total: int, allow_deletes: bool, max_deletes: int | None) -> str:
+    """Why `count` deletes of a resource of `total` records are held ("" when they may go ahead), SPEC §5."""
+    return _guard(resource, count, total, allow_deletes, max_deletes)
+
+
 def _guard(resource: str, count: int, total: int, allow_deletes: bool, max_deletes: int | None) -> str:
     """Why these deletes are held ("" when they may go ahead)."""
     if not count:

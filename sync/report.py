@@ -12,12 +12,20 @@ from sync.atomic import atomic_path, atomic_write_bytes
 from sync.mapping import Mapping
 from sync.merge import Conflict, WorkbookChanges
 from sync.plan import Change, Plan
+from sync.wording import ACTION_WORDS, WHOLE_RECORD, held_reason, shown_key, without_markers
 
 RESOURCE_LABELS = {
     "clients": "clients",
     "contacts": "contacts",
     "client_property_values": "property values",
     "client_tags": "tags",
+}
+# A record of each resource in a terminal line ("client 1001 00057 Gärtnerei Krüger e.K.").
+RESOURCE_NOUN = {
+    "clients": "client",
+    "contacts": "contact",
+    "client_property_values": "attribute of client",
+    "client_tags": "tags of client",
 }
 # What each action is called in the summary line ("2 created, 1 updated").
 ACTION_PAST = {
@@ -29,15 +37,7 @@ ACTION_PAST = {
     "add": "added",
     "remove": "removed",
 }
-REPORT_ACTIONS = {
-    "create": "neu",
-    "update": "geändert",
-    "delete": "gelöscht",
-    "set": "Attribut gesetzt",
-    "clear": "Attribut geleert",
-    "add": "Schlagwort hinzu",
-    "remove": "Schlagwort entfernt",
-}
+REPORT_ACTIONS = ACTION_WORDS
 
 
 def counts_text(counts: dict[str, dict[str, int]], *, past: bool = False) -> str:
@@ -122,53 +122,91 @@ def write_json(plan: Plan, path: Path) -> None:
 
 
 def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
-    """An xlsx an accountant reads at a glance: one row per change, changed cells old → new highlighted."""
+    """An xlsx an accountant reads at a glance: one row per change, changed cells old → new highlighted.
+
+    German throughout (issue 11): the workbook's headers, a property by its name, "neue Zeile 37" for a
+    new row's key, row numbers as numbers, no internal markers; multi-line cells wrap and get a row
+    height that shows every line.
+    """
     with atomic_path(path) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False})
         fmt = {
             "head": workbook.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1}),
             "create": workbook.add_format({"bg_color": "#C6EFCE", "text_wrap": True, "valign": "top"}),
-            "delete": workbook.add_format({"bg_color": "#FFC7CE", "font_strikeout": True, "valign": "top"}),
+            "delete": workbook.add_format({"bg_color": "#FFC7CE", "font_strikeout": True, "text_wrap": True,
+                                           "valign": "top"}),
             "update": workbook.add_format({"bg_color": "#FFEB9C", "text_wrap": True, "valign": "top"}),
             "plain": workbook.add_format({"text_wrap": True, "valign": "top"}),
             "held": workbook.add_format({"bg_color": "#F4B084", "text_wrap": True, "valign": "top"}),
         }
         _report_sheet(workbook, "Änderungen", plan.changes, mapping, fmt, kind=None)
         _report_sheet(workbook, "Zurückgehalten", [h.change for h in plan.held], mapping, fmt, kind="held",
-                      reasons=[h.reason for h in plan.held])
+                      reasons=[held_reason(h.reason) for h in plan.held])
         problems = workbook.add_worksheet("Probleme")
-        problems.write_row(0, 0, ["Blatt", "Zeile", "Spalte", "Problem"], fmt["head"])
+        problems.write_row(0, 0, ["Blatt", "Zeile", "Spalte", "Datensatz", "Problem"], fmt["head"])
         for r, problem in enumerate([*plan.problems, *plan.warnings], start=1):
-            problems.write_row(r, 0, [problem.sheet, "" if problem.row is None else str(problem.row),
-                                      problem.column or "", problem.message], fmt["plain"])
+            _write_cells(problems, r, [problem.sheet, problem.row, problem.column or "",
+                                       problem.record, problem.message], fmt["plain"])
         problems.set_column(0, 2, 14)
-        problems.set_column(3, 3, 80)
+        problems.set_column(3, 3, 36)
+        problems.set_column(4, 4, 80)
         problems.freeze_panes(1, 0)
         workbook.close()
+
+
+def _write_cells(sheet, r: int, values: list[str | int | None], style, styles: dict | None = None) -> None:  # noqa: ANN001
+    """One report row: numbers as numbers, text as text (never a formula), markers left out, tall enough."""
+    lines = 1
+    for c, value in enumerate(values):
+        cell_style = (styles or {}).get(c, style)
+        if isinstance(value, int):
+            sheet.write_number(r, c, value, cell_style)
+            continue
+        text = without_markers(value or "")
+        lines = max(lines, text.count("\n") + 1)
+        # write_string: a value like "=SUM(A1)" or "00042" must show as the text it is.
+        sheet.write_string(r, c, text, cell_style)
+    if lines > 1:
+        sheet.set_row(r, 15 * min(lines, 20))
+
+
+def _record(change: Change) -> str:
+    """The record a change is about, as far as the change knows it: a deleted record's number and name,
+    a new record's name."""
+    if change.resource in ("clients", "contacts"):
+        if change.label:
+            return change.label
+        name = change.fields.get("name", ("", ""))[1]
+        person = " ".join(change.fields.get(f, ("", ""))[1] for f in ("first_name", "last_name")).strip()
+        return name or person
+    return ""
 
 
 def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,  # noqa: ANN001
                   *, kind: str | None, reasons: list[str] | None = None) -> None:
     sheet = workbook.add_worksheet(name)
-    headers = ["Blatt", "Zeile", "Schlüssel", "Was", "Feld", "Vorher", "Nachher"] + (["Grund"] if reasons else [])
+    headers = ["Blatt", "Zeile", "Schlüssel", "Datensatz", "Was", "Feld", "Vorher", "Nachher"]
+    headers += ["Grund"] if reasons else []
     sheet.write_row(0, 0, headers, fmt["head"])
     r = 1
     for index, change in enumerate(changes):
         style = fmt[kind] if kind else fmt.get(change.action, fmt["update"])
         what = REPORT_ACTIONS.get(change.action, change.action)
-        if change.ref:
+        if change.resource == "client_property_values":
+            what = f"{what}: {change.label or change.ref}"  # the property's name, not its id
+        elif change.ref:
             what = f"{what}: {change.ref}"
         fields = list(change.fields.items()) or [("", ("", ""))]
         for field, (old, new) in fields:
             header = field_header(mapping, change, field) if field else ""
-            row = [change.sheet, "" if change.row is None else str(change.row), change.key, what, header, old, new]
+            row: list[str | int | None] = [change.sheet, change.row, shown_key(change.key), _record(change), what,
+                                           header, old, new]
             if reasons:
                 row.append(reasons[index])
-            for c, value in enumerate(row):
-                # write_string: a value like "=SUM(A1)" or "00042" must show as the text it is.
-                sheet.write_string(r, c, value, style if c >= 5 or change.action in ("create", "delete") else fmt["plain"])
+            whole = change.action in ("create", "delete") or kind is not None
+            _write_cells(sheet, r, row, fmt["plain"], {c: style for c in range(len(row)) if whole or c >= 6})
             r += 1
-    widths = [12, 7, 12, 20, 18, 36, 36, 50]
+    widths = [12, 7, 14, 30, 24, 18, 36, 36, 50]
     for c, width in enumerate(widths[: len(headers)]):
         sheet.set_column(c, c, width)
     sheet.freeze_panes(1, 0)
@@ -177,20 +215,22 @@ def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mappi
 
 
 def conflict_line(conflict: Conflict) -> str:
-    """One held (or decided) conflict: where, the three values, and what happened to it."""
+    """One held (or decided) conflict: the record, where, the three values, and what happened to it."""
     place = (
         f"{conflict.sheet} row {conflict.row}"
         if conflict.row is not None
-        else f"{conflict.sheet} id {conflict.key}"
+        else f"{conflict.sheet} (row deleted in the workbook)"
     )
+    record = conflict.label or f"{conflict.resource} {conflict.key}"
     fate = (
         "held"
         if conflict.held
         else f"decided for the {'workbook' if conflict.resolved_by == 'sheet' else 'Billomat'}"
     )
+    column = conflict.header or conflict.field or f"{WHOLE_RECORD} (the whole record)"
     return (
-        f"  conflict ({conflict.kind}): {place} ({conflict.resource} {conflict.key}), "
-        f"{conflict.header or conflict.field or 'record'}: base {conflict.base!r}, Billomat {conflict.billomat!r}, "
+        f"  conflict ({conflict.kind}): {RESOURCE_NOUN.get(conflict.resource, conflict.resource)} {record}, "
+        f"{place}, {column}: base {conflict.base!r}, Billomat {conflict.billomat!r}, "
         f"workbook {conflict.sheet_value!r} — {fate}"
     )
 

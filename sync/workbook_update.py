@@ -28,8 +28,9 @@
   it is deferred. A row whose key cell no longer holds the record's id is reported and left.
 - **Konflikte**: the sheet `Konflikte` (CSV: `Konflikte.csv`) belongs to billsync and is rewritten each
   run from `conflicts`: one row per conflict (held ones "offen", decided ones "entschieden: …") with
-  Blatt, Zeile, Billomat-ID, Spalte, Stand letzter Abgleich, Billomat, Arbeitsmappe, Art, Entscheidung,
-  Status and the conflict's id (Ressource, Schlüssel, Feld-ID). The accountant types `Billomat` or
+  Blatt, Zeile, Billomat-ID, Datensatz (id, client number, name), Spalte, Stand letzter Abgleich,
+  Billomat, Arbeitsmappe, Art, Entscheidung, Status and the conflict's id (Ressource, Schlüssel,
+  Feld-ID) — all in German with the workbook's headers (the rows come from `sync.konflikte`). The accountant types `Billomat` or
   `Arbeitsmappe` into Entscheidung; `read_decisions` turns those into `merge_account(decisions=...)`. A
   decision typed for a conflict that is still held is carried over when the sheet is rewritten. Without
   conflicts the sheet is not created; an existing one keeps its header and says "Keine Konflikte."
@@ -73,6 +74,14 @@ from sync.desired import (
     spreadsheet_rendering,
 )
 from sync.errors import WorkbookError
+from sync.konflikte import (
+    KONFLIKTE_HEADERS,
+    KONFLIKTE_WIDTHS,
+    ZEILE_COL,
+    conflict_rows,
+    decision_id,
+    row_height,
+)
 from sync.mapping import Mapping, SheetMap
 from sync.merge import REMOVAL_COLUMNS, UPDATE_COLUMNS, Conflict, Side, WorkbookChanges
 from sync.sheet import (
@@ -83,6 +92,7 @@ from sync.sheet import (
     property_columns,
     xlsx_formula_cells,
 )
+from sync.wording import CONFLICT_KINDS
 from sync.workbook_guard import WorkbookGuard
 from sync.writeback import (
     _ATTR,
@@ -108,34 +118,9 @@ from sync.writeback import (
 RemovalMode = Literal["clear", "mark"]
 
 KONFLIKTE = "Konflikte"
-KONFLIKTE_HEADERS = (
-    "Blatt",
-    "Zeile",
-    "Billomat-ID",
-    "Spalte",
-    "Stand letzter Abgleich",
-    "Billomat",
-    "Arbeitsmappe",
-    "Art",
-    "Entscheidung",
-    "Status",
-    "Ressource",
-    "Schlüssel",
-    "Feld-ID",
-)
-_WIDTHS = (10, 7, 12, 18, 28, 28, 28, 38, 15, 24, 22, 12, 12)
+_WIDTHS = KONFLIKTE_WIDTHS
 NO_CONFLICTS = "Keine Konflikte."
-ABSENT = "(nicht vorhanden)"
-KIND_TEXT = {
-    "both_changed": "in beiden geändert",
-    "edited_vs_deleted_in_billomat": "in Billomat gelöscht, in der Arbeitsmappe geändert",
-    "deleted_vs_edited_in_billomat": "in der Arbeitsmappe gelöscht, in Billomat geändert",
-    "created_both": "in beiden neu angelegt",
-    "no_base": "kein gemeinsamer Stand (erster Abgleich oder ID eingetragen)",
-    "stale_copy": "Arbeitsmappe ohne bekannten Stand: Wert eines früheren Abgleichs, in Billomat inzwischen geändert",
-}
-STATUS_OPEN = "offen"
-STATUS_DECIDED = {"billomat": "entschieden: Billomat", "sheet": "entschieden: Arbeitsmappe"}
+KIND_TEXT = CONFLICT_KINDS
 # What the accountant may type into Entscheidung (case and blanks ignored).
 DECISION_WORDS: dict[str, Side] = {
     "billomat": "billomat",
@@ -195,25 +180,29 @@ class OwnedSheet:
     name: str
     headers: tuple[str, ...]
     widths: tuple[int, ...]
-    rows: list[list[str]]
+    rows: Sequence[Sequence[str | int]]
     decision: str  # the header of the column the accountant types into
     choices: str  # what Excel offers there as a list: "Billomat,Arbeitsmappe"
     empty: str  # the only row when there is nothing to list: "Keine Konflikte."
+    number_col: int | None = None  # a column of row numbers, stored as numbers (Konflikte's Zeile)
 
-    def body(self) -> list[list[str]]:
+    def body(self) -> Sequence[Sequence[str | int]]:
         """The rows below the header ("Keine …" alone when there are none)."""
         return self.rows or [[self.empty] + [""] * (len(self.headers) - 1)]
 
 
-def _konflikte_sheet(conflicts: Sequence[Conflict], carried: dict[tuple[str, str, str], str]) -> OwnedSheet:
+def _konflikte_sheet(
+    conflicts: Sequence[Conflict], carried: dict[tuple[str, str, str], str], mapping: Mapping
+) -> OwnedSheet:
     return OwnedSheet(
         KONFLIKTE,
         KONFLIKTE_HEADERS,
         _WIDTHS,
-        _conflict_rows(conflicts, carried),
+        conflict_rows(conflicts, carried, mapping),
         "Entscheidung",
         "Billomat,Arbeitsmappe",
         NO_CONFLICTS,
+        ZEILE_COL,
     )
 
 
@@ -262,12 +251,15 @@ def apply_workbook_changes(
     return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames, owned)
 
 
-def read_decisions(path: Path | str) -> tuple[dict[tuple[str, str, str], Side], list[str]]:
+def read_decisions(
+    path: Path | str, mapping: Mapping | None = None
+) -> tuple[dict[tuple[str, str, str], Side], list[str]]:
     """The accountant's decisions from the Konflikte sheet, for `merge_account(decisions=...)`.
 
     Rows with "Billomat" or "Arbeitsmappe" (also B / A / Mappe / Tabelle / Excel) in Entscheidung give
     `(Ressource, Schlüssel, Feld-ID) → "billomat" | "sheet"`; anything else typed there is a problem.
-    Read them before the run rewrites the sheet (a decision of a conflict still held is kept).
+    Read them before the run rewrites the sheet (a decision of a conflict still held is kept). With the
+    `mapping`, the German id cells ("Kunde", "neue Zeile 37", "Telefon") are read back as the merge's ids.
     """
     path = Path(path)
     rows = _konflikte_rows(path)
@@ -292,7 +284,7 @@ def read_decisions(path: Path | str) -> tuple[dict[tuple[str, str, str], Side], 
                 " type Billomat or Arbeitsmappe"
             )
             continue
-        out[(resource, key, fld)] = side
+        out[decision_id(resource, key, fld, mapping)] = side
     return out, problems
 
 
@@ -671,38 +663,7 @@ def _frame_or_empty(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.
 # --------------------------------------------------------------------------------------------------
 
 
-def _shown(value: str | None) -> str:
-    return ABSENT if value is None else value
-
-
-def _conflict_rows(
-    conflicts: Sequence[Conflict], carried: dict[tuple[str, str, str], str]
-) -> list[list[str]]:
-    rows = []
-    for c in conflicts:
-        billomat_id = c.billomat_id or (c.key if c.key.isdigit() else "")
-        decision = carried.get(c.id, "") if c.held else ""
-        rows.append(
-            [
-                c.sheet,
-                "" if c.row is None else str(c.row),
-                billomat_id,
-                c.header or "(ganze Zeile)",
-                _shown(c.base),
-                _shown(c.billomat),
-                _shown(c.sheet_value),
-                KIND_TEXT.get(c.kind, c.kind),
-                decision,
-                STATUS_OPEN if c.held else STATUS_DECIDED.get(str(c.resolved_by), str(c.resolved_by)),
-                c.resource,
-                c.key,
-                c.field,
-            ]
-        )
-    return rows
-
-
-def _carried_decisions(rows: list[list[str]]) -> dict[tuple[str, str, str], str]:
+def _carried_decisions(rows: list[list[str]], mapping: Mapping | None = None) -> dict[tuple[str, str, str], str]:
     """What the accountant typed into Entscheidung, by conflict id (to keep it for a conflict still held)."""
     if not rows:
         return {}
@@ -715,7 +676,7 @@ def _carried_decisions(rows: list[list[str]]) -> dict[tuple[str, str, str], str]
     for row in rows[1:]:
         typed, resource, key, fld = (row[c] if c < len(row) else "" for c in cols)
         if typed.strip() and resource.strip():
-            out[(resource.strip(), key.strip(), fld.strip())] = typed
+            out[decision_id(resource, key, fld, mapping)] = typed
     return out
 
 
@@ -1019,7 +980,8 @@ class _XlsxTarget:
             if filter_change is not None and sheet in sheet_order:
                 workbook = _grow_filter_name(workbook, sheet_order.index(sheet), *filter_change)
         # Konflikte, Löschungen: created when they list something, rewritten when they exist
-        sheets = [_konflikte_sheet(conflicts, _carried_decisions(konflikte_grid or [])), *owned]
+        carried = _carried_decisions(konflikte_grid or [], self.mapping)
+        sheets = [_konflikte_sheet(conflicts, carried, self.mapping), *owned]
         for own in sheets:
             existing = next((n for n in parts if n.casefold() == own.name.casefold()), None)
             if not own.rows and existing is None:
@@ -1306,12 +1268,13 @@ def _owned_xml(sheet: OwnedSheet, styles: _Styles) -> bytes:
         out.append(_cell_xml("", f"{_letters(c)}1", s["header"], header))
     out.append("</row>")
     for r, values in enumerate(body, start=2):
-        out.append(f'<row r="{r}">')
-        for c, value in enumerate(values):
+        height = row_height(values)
+        out.append(f'<row r="{r}"' + (f' ht="{height:g}" customHeight="1">' if height else ">"))
+        for c, cell in enumerate(values):
             ref = f"{_letters(c)}{r}"
             decision = c == decision_col and bool(rows)
-            value = _display(value)
-            if c == 1 and value.isdigit():
+            value = _display(str(cell))
+            if c == sheet.number_col and value.isdigit():
                 style = s["body"]
                 out.append(f'<c r="{ref}"' + (f' s="{style}"' if style else "") + f"><v>{value}</v></c>")
                 continue
@@ -1485,11 +1448,13 @@ class _CsvTarget:
             report.backup = backup_path(file.path)
         existing = listing.get(f"{KONFLIKTE}.csv".casefold())
         carried = (
-            _carried_decisions([[_unescape(v) for v in r] for r in _read_csv(existing, mapping.csv.separator).rows])
+            _carried_decisions(
+                [[_unescape(v) for v in r] for r in _read_csv(existing, mapping.csv.separator).rows], mapping
+            )
             if existing is not None
             else {}
         )
-        for own in (_konflikte_sheet(conflicts, carried), *owned):
+        for own in (_konflikte_sheet(conflicts, carried, mapping), *owned):
             self.owned(own, files, listing, report)
         return report
 
@@ -1511,7 +1476,7 @@ class _CsvTarget:
             like.bom if like else self.mapping.csv.encoding.replace("_", "-").lower() == "utf-8-sig",
             like.separator if like else self.mapping.csv.separator,
             like.newline if like else "\r\n",
-            [[_csv_value(v) for v in row] for row in [list(sheet.headers), *rows]],
+            [[_csv_value(str(v)) for v in row] for row in [list(sheet.headers), *rows]],
         )
         buffer = io.StringIO()
         csv.writer(

@@ -6,16 +6,19 @@ import contextlib
 import io
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sync.cli import Runtime, main
 from sync.clock import FakeClock
+from sync.emulator import Emulator
+from sync.emulator.billomat import ApiResponse
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "e2e-secret-key-4711"
@@ -118,6 +121,13 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+def journal_lines(state: Path) -> list[dict]:
+    """Every entry line of every run journalled in a state dir, oldest run first."""
+    from sync.journal import read_lines, run_files
+
+    return [line for run in run_files(state) for line in read_lines(run)[0] if "entry" in line]
+
+
 def assert_private(state: Path, *expected_files: str) -> None:
     """SPEC §6: the state folder is 0700, every file and folder in it readable only by its owner."""
     found = modes(state)
@@ -126,3 +136,60 @@ def assert_private(state: Path, *expected_files: str) -> None:
         assert name in found, sorted(found)
     wrong = {k: oct(v) for k, v in found.items() if k != "." and v != (0o700 if (state / k).is_dir() else 0o600)}
     assert not wrong, wrong
+
+
+WRITES = ("POST", "PUT", "DELETE")
+
+
+def kill_at_write(emu: Emulator, k: int, when: str, pid: Callable[[], int]) -> list[str]:
+    """SIGKILL the billsync process at its k-th write request, deterministically.
+
+    The emulator's request handler is wrapped on this instance (no emulator code changes):
+    when="before": the process dies as the k-th write arrives, and the write is NOT performed
+    (it answers 503 to a dead socket); when="after": the write IS performed, then the process dies
+    before the answer is sent (the worst moment for a create). Returns what was hit.
+    """
+    original = emu.billomat.handle
+    count = 0
+    hit: list[str] = []
+
+    def handle(req):  # noqa: ANN001, ANN202
+        nonlocal count
+        if req.method not in WRITES:
+            return original(req)
+        count += 1
+        if count != k:
+            return original(req)
+        hit.append(f"{req.method} {req.path}")
+        if when == "before":
+            os.kill(pid(), signal.SIGKILL)
+            return ApiResponse(503, b"", "text/plain")
+        resp = original(req)
+        os.kill(pid(), signal.SIGKILL)
+        return resp
+
+    emu.billomat.handle = handle  # type: ignore[method-assign]
+    return hit
+
+
+def run_killed(emu: Emulator, argv: list[str], k: int, when: str, home: Path) -> tuple[list[str], str]:
+    """`python -m sync ARGV` in a subprocess, SIGKILLed at its k-th write; (what was hit, its output)."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **billomat_env(emu.billomat_url)}
+    procs: list[subprocess.Popen] = []
+    hit = kill_at_write(emu, k, when, lambda: procs[0].pid)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sync", *argv, "--no-progress"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        emu.billomat.handle = type(emu.billomat).handle.__get__(emu.billomat)  # type: ignore[method-assign]
+    assert proc.returncode == -signal.SIGKILL, (hit, out, err)
+    assert hit, "the kill point was reached"
+    return hit, out + err

@@ -153,7 +153,12 @@ def test_a_quiet_sync_that_holds_a_conflict_prints_summary_and_conflict_on_stder
     result = run_cli(["sync", "--sheet", str(book), "-q", "--log-file", str(log)], env)
     assert result.code == 1 and result.out == ""
     lines = result.err.splitlines()
-    assert any(line.startswith("  conflict (both_changed): Kunden row") and "'Leipzig'" in line for line in lines)
+    # Issue 11 (5): the line names the record (id, client number, name) before the place.
+    assert any(
+        line.startswith("  conflict (both_changed): client 1003 KD00003 Bäckerei Groß, Kunden row 4, Ort:")
+        and "'Leipzig'" in line
+        for line in lines
+    )
     assert lines[-1].startswith("sync: ") and "conflicts 1 held" in lines[-1]
     assert [line[20:] for line in log.read_text(encoding="utf-8").splitlines()] == lines  # logged once
 

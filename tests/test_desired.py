@@ -584,10 +584,12 @@ def test_read_only_edits_are_warnings(tmp_path: Path, mapping: Mapping) -> None:
     desired = read_desired(edited_xlsx(frames, mapping, book, edits), mapping, frames)
     assert desired.problems == []
     assert [str(w).removeprefix(f"{book}, ") for w in desired.warnings] == [
-        "sheet 'Kontakte', row 2, column 'Kundennummer': Kundennummer is read-only; the edit is ignored"
+        # Issue 11 (5): the record is named (contact id and person, its client as the row shows it).
+        "sheet 'Kontakte', row 2, column 'Kundennummer' (501 Bert, Kunde 10 KD12345): Kundennummer is read-only;"
+        " the edit is ignored"
         " (Billomat has 'KD00010')",
-        "sheet 'Kunden', row 3, column 'Kundennummer': Kundennummer is read-only; the edit is ignored"
-        " (Billomat has 'KD00010')",
+        "sheet 'Kunden', row 3, column 'Kundennummer' (10 KD99999 Zehn GmbH & Co. KG): Kundennummer is"
+        " read-only; the edit is ignored (Billomat has 'KD00010')",
     ]
     assert all(w.level == "warning" for w in desired.warnings)
     assert desired.clients.set_index("_key").loc["10", "name"] == "Zehn GmbH & Co. KG"
@@ -719,9 +721,10 @@ def test_contact_of_a_new_client_with_a_problem(tmp_path: Path, mapping: Mapping
     book = tmp_path / "k.xlsx"
     desired = read_desired(edited_xlsx(frames, mapping, book, edits), mapping, frames)
     assert [str(p).removeprefix(f"{book}, ") for p in desired.problems] == [
-        "sheet 'Kontakte', row 4, column 'Kunden-ID': its new client 'neu-1' (sheet 'Kunden' row 4) has a"
+        "sheet 'Kontakte', row 4, column 'Kunden-ID' (Nina, Kunde neu-1): its new client 'neu-1' (sheet 'Kunden'"
+        " row 4) has a"
         " problem and is left out",
-        "sheet 'Kunden', row 4, column 'E-Mail': 'kein-at-zeichen.de' is not a valid email address",
+        "sheet 'Kunden', row 4, column 'E-Mail' (neu-1): 'kein-at-zeichen.de' is not a valid email address",
     ]
 
 
@@ -756,7 +759,8 @@ def test_row_problem_names_the_file_it_was_read_from(tmp_path: Path, mapping: Ma
     edit_csv(folder / "Kunden.csv", {(3, "E-Mail"): "kein-at-zeichen.de"})
     desired = read_desired(read_workbook(folder, mapping), mapping, frames)
     assert [str(p) for p in desired.problems] == [
-        f"{folder / 'Kunden.csv'}, sheet 'Kunden', row 3, column 'E-Mail': 'kein-at-zeichen.de' is not a"
+        f"{folder / 'Kunden.csv'}, sheet 'Kunden', row 3, column 'E-Mail' (10 KD00010 Zehn GmbH):"
+        " 'kein-at-zeichen.de' is not a"
         " valid email address"
     ]
     assert str(RowProblem("Kunden", 7, None, "m", "error", "k.xlsx")) == "k.xlsx, sheet 'Kunden', row 7: m"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from sync.clock import FakeClock
 from sync.emulator import Emulator, FaultSpec
 from sync.errors import ServerError
 from sync.frames import AccountFrames
-from sync.journal import JOURNAL, Journal
+from sync.journal import Journal, read_lines, run_files
 from sync.load import LoadStopped, apply_plan, make_marker, rebase
 from sync.plan import Change, Plan
 
@@ -105,7 +104,8 @@ def journal(tmp_path: Path) -> Journal:
 
 
 def journal_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in (path / JOURNAL).read_text(encoding="utf-8").splitlines()]
+    """Every entry line of every run, oldest run first."""
+    return [line for run in run_files(path) for line in read_lines(run)[0] if "entry" in line]
 
 
 # -- request shapes (requests-mock) ------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_one_request_per_change_with_only_the_changed_fields(
             contact_update("5001", 3, phone="+49 1"),
         ]
     )
-    report = apply_plan(plan, bm, journal, run_id="t1")
+    report = apply_plan(plan, bm, journal)
 
     assert [r.status for r in report.results] == ["done"] * 4
     assert [(r.method, urlsplit(r.url).path) for r in requests_mock.request_history] == [
@@ -156,7 +156,7 @@ def test_one_request_per_change_with_only_the_changed_fields(
     assert (report.requests, report.lookups) == (4, 0)
     assert report.counts() == {"done": 4, "failed": 0, "skipped": 0}
     assert report.results[2].client_id == "31"
-    assert KEY not in (tmp_path / JOURNAL).read_text(encoding="utf-8")
+    assert all(KEY not in run.read_text(encoding="utf-8") for run in run_files(tmp_path))
 
 
 def test_a_rejected_row_fails_with_the_api_message_and_its_dependents_are_skipped(
@@ -175,7 +175,7 @@ def test_a_rejected_row_fails_with_the_api_message_and_its_dependents_are_skippe
             client_update("1001", 2, city="Köln"),
         ]
     )
-    report = apply_plan(plan, bm, journal, run_id="t2")
+    report = apply_plan(plan, bm, journal)
 
     assert [r.status for r in report.results] == ["failed", "skipped", "skipped", "skipped", "done"]
     failed = report.results[0]
@@ -230,7 +230,7 @@ def test_tag_removal_looks_up_the_tag_ids_once_per_client(
             tag("add", "7", "D"),
         ]
     )
-    report = apply_plan(plan, bm, journal, run_id="t3")
+    report = apply_plan(plan, bm, journal)
 
     assert [r.status for r in report.results] == ["done"] * 4
     gets = [query(r)["client_id"] for r in requests_mock.request_history if r.method == "GET"]
@@ -267,7 +267,7 @@ def test_property_values_use_put_on_a_known_row_and_fall_back_to_post(
             value_set("1003", "12", ""),  # clear = set ""
         ]
     )
-    report = apply_plan(plan, bm, journal, run_id="t4")
+    report = apply_plan(plan, bm, journal)
 
     assert [r.status for r in report.results] == ["done"] * 3
     assert [r.method for r in requests_mock.request_history] == ["PUT", "POST", "POST", "POST"]
@@ -291,7 +291,7 @@ def test_property_values_are_updated_in_place_where_put_exists(
         }
     }
     requests_mock.put(f"{BASE}/client-property-values/7001", json=answer)
-    report = apply_plan(Plan([value_set("1001", "11", "Bau", row_id="7001")]), bm, journal, run_id="t5")
+    report = apply_plan(Plan([value_set("1001", "11", "Bau", row_id="7001")]), bm, journal)
     assert report.results[0].record_id == "7001"
     assert [(r.method, r.json()) for r in requests_mock.request_history] == [
         ("PUT", {"client-property-value": {"value": "Bau"}})
@@ -307,7 +307,7 @@ def test_a_lost_create_answer_is_checked_not_sent_again(
         f"{BASE}/clients",
         json=envelope("clients", "client", [{"id": "31", "name": "Neu", "customfield": marker}]),
     )
-    report = apply_plan(Plan([client_create(5, marker=marker, name="Neu")]), bm, journal, run_id="t6")
+    report = apply_plan(Plan([client_create(5, marker=marker, name="Neu")]), bm, journal)
     assert report.results[0].status == "done" and report.id_map == {"row:5": "31"}
     assert [r.method for r in requests_mock.request_history] == ["POST", "GET"]
     assert query(requests_mock.request_history[1])["customfield"] == marker
@@ -318,14 +318,13 @@ def test_a_create_done_in_an_earlier_run_is_adopted_without_a_request(
     requests_mock: Any, bm: Billomat, journal: Journal, tmp_path: Path
 ) -> None:
     create = client_create(5, "neu-1", marker="billsync:m", name="Neu")
-    entry = journal.begin(create, run_id="earlier")
+    entry = journal.begin(create)
     journal.finish(entry, "done", record_id="31")
     requests_mock.post(f"{BASE}/contacts", status_code=201, json={"contact": {"id": "77", "client_id": "31"}})
     report = apply_plan(
         Plan([create, contact_create(9, "neu-1", first_name="Eva"), delete("clients", "31")]),
         bm,
         Journal(tmp_path),
-        run_id="later",
     )
     assert [r.status for r in report.results] == ["done", "done", "skipped"]
     assert report.results[0].record_id == "31" and "earlier run" in report.results[0].api_message
@@ -339,14 +338,14 @@ def test_a_create_left_pending_by_a_killed_run_is_looked_up_first(
     requests_mock: Any, bm: Billomat, tmp_path: Path, landed: bool
 ) -> None:
     create = client_create(5, marker="billsync:m", name="Neu")
-    Journal(tmp_path).begin(create, run_id="killed")
+    Journal(tmp_path).begin(create)
     found = [{"id": "31", "name": "Neu", "customfield": "billsync:m"}] if landed else []
     requests_mock.get(f"{BASE}/clients", json=envelope("clients", "client", found))
     requests_mock.post(
         f"{BASE}/clients", status_code=201, json={"client": {"id": "32", "customfield": "billsync:m"}}
     )
     journal = Journal(tmp_path)
-    report = apply_plan(Plan([create]), bm, journal, run_id="next")
+    report = apply_plan(Plan([create]), bm, journal)
     assert report.id_map == {"row:5": "31" if landed else "32"}
     assert [r.method for r in requests_mock.request_history] == (["GET"] if landed else ["GET", "POST"])
     assert journal.pending_creates() == {}
@@ -357,7 +356,7 @@ def test_a_row_edited_after_an_interrupted_run_updates_the_record_that_landed(
     requests_mock: Any, bm: Billomat, tmp_path: Path
 ) -> None:
     old = client_create(5, marker="billsync:old", name="Neu", city="Bonn")
-    Journal(tmp_path).begin(old, run_id="killed")
+    Journal(tmp_path).begin(old)
     new = client_create(5, marker="billsync:new", name="Neu GmbH")
     requests_mock.get(
         f"{BASE}/clients",
@@ -372,7 +371,7 @@ def test_a_row_edited_after_an_interrupted_run_updates_the_record_that_landed(
     requests_mock.put(
         f"{BASE}/clients/31", json={"client": {"id": "31", "name": "Neu GmbH", "customfield": "billsync:new"}}
     )
-    report = apply_plan(Plan([new]), bm, Journal(tmp_path), run_id="next")
+    report = apply_plan(Plan([new]), bm, Journal(tmp_path))
     assert report.id_map == {"row:5": "31"}
     assert [r.method for r in requests_mock.request_history] == ["GET", "PUT"]  # by the old marker
     # The city the old content set is emptied; the marker moves to the new content.
@@ -398,7 +397,7 @@ def test_a_fatal_error_stops_the_run_with_a_partial_report_and_a_consistent_jour
         ]
     )
     with pytest.raises(LoadStopped) as stopped:
-        apply_plan(plan, bm, journal, run_id="t7")
+        apply_plan(plan, bm, journal)
     assert isinstance(stopped.value.error, ServerError) and stopped.value.exit_code == 2
     assert "after 1 of 3 changes" in str(stopped.value) and "row 2" in str(stopped.value)
     assert [r.status for r in stopped.value.report.results] == ["done"]
@@ -414,7 +413,7 @@ def test_a_create_whose_outcome_is_unknown_stays_pending_when_the_run_stops(
     requests_mock.post(f"{BASE}/clients", exc=requests.ReadTimeout("read timed out"))
     requests_mock.get(f"{BASE}/clients", status_code=502, text="<html><title>502 Bad Gateway</title></html>")
     with pytest.raises(LoadStopped):
-        apply_plan(Plan([client_create(5, marker="billsync:x", name="X")]), bm, journal, run_id="t8")
+        apply_plan(Plan([client_create(5, marker="billsync:x", name="X")]), bm, journal)
     assert set(Journal(tmp_path).pending_creates()) == {"billsync:x"}
 
 
@@ -426,7 +425,7 @@ def test_deleting_what_is_gone_already_counts_as_done(
     )
     requests_mock.put(f"{BASE}/clients/1009", status_code=404, json={"errors": {"error": "Row not found"}})
     report = apply_plan(
-        Plan([delete("contacts", "5002"), client_update("1009", 4, city="Ulm")]), bm, journal, run_id="t9"
+        Plan([delete("contacts", "5002"), client_update("1009", 4, city="Ulm")]), bm, journal
     )
     assert [r.status for r in report.results] == ["done", "failed"]
     assert report.results[0].api_message == "already gone in Billomat"

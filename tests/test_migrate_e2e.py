@@ -22,7 +22,16 @@ from sync.emulator import (
 )
 from sync.errors import NetworkError
 from sync.snapbill_mapping import load_snapbill_mapping, split_emails
-from tests.e2e import API_KEY, REPO, assert_private, billomat_env, files_containing, run_cli, umask
+from tests.e2e import (
+    API_KEY,
+    REPO,
+    assert_private,
+    billomat_env,
+    files_containing,
+    journal_lines,
+    run_cli,
+    umask,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -197,7 +206,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
         assert not emu.snapbill_state.records
         assert not (tmp_path / "state" / "snapbill_ids.json").exists()
         rows = list(openpyxl.load_workbook(tmp_path / "plan.xlsx")["Migration"].iter_rows(values_only=True))
-        assert rows[1][4] == "created (dry run)"
+        assert rows[1][4] == "angelegt (Probelauf)"  # German (issue 11)
 
 
 def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path) -> None:
@@ -212,17 +221,22 @@ def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path
         by_id = {r[0]: r for r in body}
         snap = {c["number"]: str(c["id"]) for c in emu.snapbill_state.clients}
         assert by_id["1001"][1] == snap["KD00042"] and by_id["1001"][2] == "KD00042"
-        assert by_id["1006"][4] == "skipped" and "archived" in by_id["1006"][7]
-        assert by_id["1004"][6] and "field note: =SUMME(A1:A3)" in by_id["1004"][6]  # text, not a formula
+        # German with the workbook's headers (issue 11): "Feld Notiz", not "field note".
+        assert by_id["1006"][4] == "übersprungen" and "archived" in by_id["1006"][7]
+        assert by_id["1004"][6] and "Feld Notiz: =SUMME(A1:A3)" in by_id["1004"][6]  # text, not a formula
+        cells = [v for r in rows for v in r if isinstance(v, str)]
+        assert not any(v.startswith(("field ", "tag: ", "contact: ")) or "\nfield " in v for v in cells)
+        assert not any(v in ("created", "updated", "unchanged", "skipped", "failed") for v in cells)
+        assert any("Feld BIC: " in v for v in cells)
         tags = {t["client_id"] for t in emu.state.client_tags}
         contacts = {c["client_id"] for c in emu.state.contacts}
         for client_id in tags:
-            assert "tag: " in (by_id[client_id][6] or "")
+            assert "Schlagwort: " in (by_id[client_id][6] or "")
         for client_id in contacts:
-            assert "contact: " in (by_id[client_id][6] or "")
+            assert "Kontakt: " in (by_id[client_id][6] or "")
         # the sample SnapBill account defines data-tax_number: migrated, not listed (test_migrate.py pins
         # the report of an account without the field)
-        assert "tax_number" not in (by_id["1029"][6] or "")
+        assert "Steuernummer" not in (by_id["1029"][6] or "")
         assert next(c for c in emu.snapbill_state.clients if c["number"] == by_id["1029"][2])["data"]["tax_number"] \
             == "231/123/45678"
         detail = list(wb["Nicht übernommen"].iter_rows(values_only=True))
@@ -337,14 +351,14 @@ def test_every_snapbill_write_is_journalled_before_and_after(tmp_path: Path) -> 
         assert migrate(emu, tmp_path).code == 0
         emu.state.update_client("1003", {"city": "Leipzig"})
         assert migrate(emu, tmp_path).code == 0
-    lines = [json.loads(line) for line in (tmp_path / "state" / "journal.jsonl").read_text().splitlines()]
+    lines = journal_lines(tmp_path / "state")
     creates = [e for e in lines if e["action"] == "create"]
     updates = [e for e in lines if e["action"] == "update"]
     assert len(creates) == 2 * len(emu.snapbill_state.clients)  # a pending line and a done line each
     assert [e["status"] for e in updates] == ["pending", "done"]
     assert updates[0]["resource"] == "snapbill_clients" and updates[0]["client_id"] == "1003"
     assert updates[1]["record_id"] and "data-public_city" in json.dumps(updates[0]["fields"])
-    text = (tmp_path / "state" / "journal.jsonl").read_text()
+    text = "".join(p.read_text() for p in (tmp_path / "state" / "runs").iterdir())
     assert SNAP_PASSWORD not in text and API_KEY not in text
 
 
@@ -353,7 +367,7 @@ def test_migrate_state_files_are_readable_only_by_their_owner_whatever_the_umask
     with emu.running(), umask(0):  # the most permissive umask: every mode must come from billsync
         result = migrate(emu, tmp_path)
     assert result.code == 0, result.text
-    assert_private(tmp_path / "state", "snapbill_ids.json", "journal.jsonl", "lock")
+    assert_private(tmp_path / "state", "snapbill_ids.json", "runs", "lock")
 
 
 def _generated_emulator() -> Emulator:

@@ -25,9 +25,7 @@ import csv
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -40,19 +38,20 @@ import pytest
 
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
-from sync.emulator.billomat import ApiResponse
 from sync.mapping import load_mapping
 from sync.origin import ORIGIN_FILE
 from sync.sheet import property_columns
 from tests.e2e import (
     API_KEY,
     REPO,
+    WRITES,
     Result,
     assert_private,
     billomat_env,
     files_containing,
     modes,
     run_cli,
+    run_killed,
     umask,
 )
 
@@ -68,7 +67,6 @@ CLIENT_REF = CONTACTS.column("client_id").header  # Kunden-ID
 TAGS = CLIENTS.tags.header if CLIENTS.tags else "Schlagwörter"
 HEADER = {c.field: c.header for c in CLIENTS.columns}
 CONTACT_HEADER = {c.field: c.header for c in CONTACTS.columns}
-WRITES = ("POST", "PUT", "DELETE")
 SAMPLE = load_seed(REPO / "sample_data")
 # Fields the emulator derives or stamps itself: not part of "the state the workbook asked for".
 VOLATILE = {"created", "address", "customerportal_url"}
@@ -784,37 +782,6 @@ def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracle
 # --------------------------------------------------------------------------------------------------
 
 
-def kill_at_write(emu: Emulator, k: int, when: str, pid: Callable[[], int]) -> list[str]:
-    """SIGKILL the push process at its k-th write request, deterministically.
-
-    The emulator's request handler is wrapped on this instance (no emulator code changes):
-    when="before": the process dies as the k-th write arrives, and the write is NOT performed
-    (it answers 503 to a dead socket); when="after": the write IS performed, then the process dies
-    before the answer is sent (the worst moment for a create). Returns what was hit.
-    """
-    original = emu.billomat.handle
-    count = 0
-    hit: list[str] = []
-
-    def handle(req):  # noqa: ANN001, ANN202
-        nonlocal count
-        if req.method not in WRITES:
-            return original(req)
-        count += 1
-        if count != k:
-            return original(req)
-        hit.append(f"{req.method} {req.path}")
-        if when == "before":
-            os.kill(pid(), signal.SIGKILL)
-            return ApiResponse(503, b"", "text/plain")
-        resp = original(req)
-        os.kill(pid(), signal.SIGKILL)
-        return resp
-
-    emu.billomat.handle = handle  # type: ignore[method-assign]
-    return hit
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("k", "when", "tag_post", "reading"),
@@ -865,25 +832,7 @@ def test_push_killed_at_a_write_and_run_again_completes_exactly(tmp_path, oracle
 
 def run_killed_push(emu: Emulator, book: Path, k: int, when: str, home: Path) -> tuple[list[str], str]:
     """`python -m sync push` in a subprocess, SIGKILLed at its k-th write; (what was hit, its output)."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **billomat_env(emu.billomat_url)}
-    procs: list[subprocess.Popen] = []
-    hit = kill_at_write(emu, k, when, lambda: procs[0].pid)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sync", "push", "--sheet", str(book), "--allow-deletes", "--no-progress"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        emu.billomat.handle = type(emu.billomat).handle.__get__(emu.billomat)  # type: ignore[method-assign]
-    assert proc.returncode == -signal.SIGKILL, (hit, out, err)
-    assert hit, "the kill point was reached"
-    return hit, out + err
+    return run_killed(emu, ["push", "--sheet", str(book), "--allow-deletes"], k, when, home)
 
 
 @pytest.mark.slow
@@ -1260,7 +1209,7 @@ def test_the_api_key_appears_in_no_output_journal_snapshot_or_workbook(tmp_path)
     for result in results:
         assert API_KEY not in result.text  # ... never the key
     state = tmp_path / ".billsync"
-    assert (state / "journal.jsonl").exists() and (state / "snapshot.zip").exists()
+    assert (state / "runs").is_dir() and (state / "snapshot.zip").exists()
     assert (tmp_path / "kunden.bak.xlsx").exists()
     assert files_containing(tmp_path, API_KEY) == []
 
@@ -1297,7 +1246,7 @@ def test_push_keeps_state_private_and_the_backup_as_private_as_the_workbook(tmp_
         book_path.chmod(0o640)  # the owner's choice for the workbook
         result = cli(emu, "push", "--sheet", str(book_path))
     assert result.code == 0, result.text
-    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "runs")
     backup = tmp_path / "kunden.bak.xlsx"
     assert backup.exists(), result.text
     assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o640

@@ -10,11 +10,11 @@ import pytest
 from openpyxl.styles import PatternFill
 
 from sync.clock import FakeClock
-from sync.emulator import Emulator, EmulatorConfig, load_seed
+from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
 from sync.mapping import load_mapping
 from sync.sheet import read_workbook
 from sync.state import StateDir
-from tests.e2e import API_KEY, REPO, assert_private, billomat_env, modes, run_cli, umask
+from tests.e2e import API_KEY, REPO, assert_private, billomat_env, modes, run_cli, run_killed, umask
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +30,24 @@ def emu(request):
     unconfirmed: "copy" (copied when written; the default) or "read" (shown from the client's current
     values). The contact stories run under both (`BOTH_READINGS`); the rest under "copy" only, to keep
     `make test` within its time budget."""
-    emulator = Emulator(
+    emulator = sample_emulator(getattr(request, "param", "copy"))
+    with emulator.running():
+        yield emulator
+
+
+def sample_emulator(reading: str, faults: FaultSpec | None = None) -> Emulator:
+    """The sample account under one reading of contact inheritance, with `faults` if given."""
+    return Emulator(
         EmulatorConfig(
             billomat_id="musterfirma",
             api_key=API_KEY,
             account=load_seed(REPO / "sample_data"),
             clock=FakeClock(),
             contacts_bulk="allow",
-            contact_inherit=getattr(request, "param", "copy"),
+            contact_inherit=reading,
+            faults=faults or FaultSpec(),
         )
     )
-    with emulator.running():
-        yield emulator
 
 
 def pulled(emu: Emulator, tmp_path: Path) -> Path:
@@ -321,7 +327,7 @@ def test_sync_keeps_state_private_and_the_backup_as_private_as_the_workbook(emu,
         emu.state.update_client("1005", {"email": "neu@praxis-weiss.de"})  # written into the workbook
         result = sync(emu, path)
     assert result.code == 0, result.text
-    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "journal.jsonl")
+    assert_private(tmp_path / ".billsync", "snapshot.zip", "lock", "runs")
     assert modes(tmp_path)["kunden.xlsx"] == modes(tmp_path)["kunden.bak.xlsx"] == 0o600
 
 
@@ -380,3 +386,41 @@ def test_billomat_moving_a_client_is_no_conflict_with_an_edit_of_its_inheriting_
     again = sync(emu, path)
     assert again.code == 0 and len(writes(emu)) == before, again.text
     assert "workbook 0 updated, 0 added, 0 removed" in again.out, again.text
+
+
+@pytest.mark.parametrize("trouble", ["lost", "killed"])
+@pytest.mark.parametrize("reading", ["copy", "read"])
+def test_a_synced_client_address_never_writes_its_inheriting_contacts_through_lost_answers_and_a_kill(
+    tmp_path, reading, trouble
+):
+    """The contact story of issue 9 under both readings, for sync: the accountant edits client 1005's
+    street while a colleague corrects its phone in Billomat; the sync loses an answer (5 % lost, the
+    client PUT's answer forced lost) or is killed right after its first write. Run again as cron would,
+    it converges: both edits in Billomat and the workbook, no contact ever written, the next sync idle."""
+    faults = FaultSpec.parse("lost=0.05,seed=5") if trouble == "lost" else FaultSpec()
+    emulator = sample_emulator(reading, faults)
+    with emulator.running():
+        path = pulled(emulator, tmp_path)
+        stored = {rid: dict(emulator.state.table("contacts")[rid]) for rid in INHERITING}
+        edit(path, "1005", "Straße", "Neue Straße 9")
+        emulator.state.update_client("1005", {"phone": "+49 211 999"})
+        if trouble == "lost":
+            emulator.force("lost", count=1, method="PUT", path_contains="/clients/1005")
+        else:
+            hit, _output = run_killed(emulator, ["sync", "--sheet", str(path)], 1, "after", tmp_path)
+            assert len(hit) == 1 and hit[0].startswith("PUT ") and hit[0].endswith("/api/clients/1005")
+        for _attempt in range(5):  # cron runs it again until it completes
+            result = sync(emulator, path)
+            assert "Traceback" not in result.text
+            if result.code == 0:
+                break
+        assert result.code == 0, result.text
+        client = emulator.state.table("clients")["1005"]
+        assert (client["street"], client["phone"]) == ("Neue Straße 9", "+49 211 999")
+        assert (kunden(path)["1005"]["Straße"], kunden(path)["1005"]["Telefon"]) == ("Neue Straße 9", "+49 211 999")
+        before = len(writes(emulator))
+        again = sync(emulator, path)
+        assert again.code == 0 and len(writes(emulator)) == before, again.text
+        assert "workbook 0 updated, 0 added, 0 removed" in again.out, again.text
+    assert contact_writes(emulator) == []
+    assert {rid: emulator.state.table("contacts")[rid] for rid in INHERITING} == stored

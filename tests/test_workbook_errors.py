@@ -226,10 +226,11 @@ def test_formula_cells(tmp_path: Path, mapping: Mapping) -> None:
     }
     desired = load(path, mapping)
     assert [str(p).removeprefix(f"{path}, ") for p in desired.problems] == [
-        "sheet 'Kunden', row 3, column 'Firma': holds a formula; billsync syncs values — paste as values"
-        " (Inhalte einfügen → Werte)",
-        "sheet 'Kunden', row 4, column 'Branche': holds a formula; billsync syncs values — paste as values"
-        " (Inhalte einfügen → Werte)",
+        # Issue 11 (5): the record is named (the formula's cached value is no name; the id and number are).
+        "sheet 'Kunden', row 3, column 'Firma' (1002 KD01002): holds a formula; billsync syncs values — paste as"
+        " values (Inhalte einfügen → Werte)",
+        "sheet 'Kunden', row 4, column 'Branche' (1003 KD01003 Weiß AG): holds a formula; billsync syncs values"
+        " — paste as values (Inhalte einfügen → Werte)",
     ]
     assert list(desired.clients["_key"]) == ["1001"]
     assert desired.left_out["clients"] == frozenset({"1002", "1003"})

@@ -304,9 +304,10 @@ def test_three_syncs_apply_exactly_their_changes_and_keep_every_accountant_edit(
     assert ws["A9"].value is None and ws["A9"].fill.fgColor.rgb.endswith("F2F2F2")  # cleared, style kept
     rows = konflikte(path)
     assert rows[0] == list(KONFLIKTE_HEADERS)
-    assert rows[1][:10] == ["Kunden", "2", "1001", "Ort", "Köln", "=Bonn", "Zeile 1\r\nZeile 2",
+    # Issue 11 (6): a Datensatz column names the record, a whole-record conflict says "Datensatz".
+    assert rows[1][:11] == ["Kunden", "2", "1001", "1001", "Ort", "Köln", "=Bonn", "Zeile 1\r\nZeile 2",
                             "in beiden geändert", "", "offen"]  # fmt: skip
-    assert rows[2][5] == "(nicht vorhanden)" and rows[2][3] == "(ganze Zeile)"
+    assert rows[2][6] == "(nicht vorhanden)" and rows[2][4] == "Datensatz"
     # The cleared row is skipped by read_desired: no client, no problem (its note column is no data).
     current = AccountFrames(
         frames.clients[frames.clients["id"] != "1008"], frames.contacts, props,
@@ -339,7 +340,7 @@ def test_three_syncs_apply_exactly_their_changes_and_keep_every_accountant_edit(
     assert REMOVED_KEY.match(after["Kontakte"].at[3, "Kontakt-ID"])
     assert_edits_survive(path, 11)
     rows = konflikte(path)
-    assert len(rows) == 3 and rows[1][3:10] == [
+    assert len(rows) == 3 and rows[1][4:11] == [
         "Branche",
         "Bau",
         "00042",
@@ -348,7 +349,7 @@ def test_three_syncs_apply_exactly_their_changes_and_keep_every_accountant_edit(
         "",
         "offen",
     ]
-    assert rows[2][9] == "entschieden: Billomat"
+    assert rows[2][10] == "entschieden: Billomat"
 
     # --- sync 3: a contact row waits for its client's delete, then goes; no conflicts left
     before = after
@@ -461,23 +462,26 @@ def test_konflikte_decisions_are_read_and_kept_while_held(tmp_path: Path, mappin
     apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
     wb = openpyxl.load_workbook(path)
     ws = wb[KONFLIKTE]
-    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws.column_dimensions["E"].width > 20
-    ws["I2"] = "Billomat"
-    ws["I3"] = "vielleicht"
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws.column_dimensions["F"].width > 20
+    # Issue 11 (6): the two-line workbook value wraps and its row is tall enough to show both lines.
+    assert ws["H2"].alignment.wrap_text and ws.row_dimensions[2].height == 30 and ws.row_dimensions[3].height is None
+    ws["J2"] = "Billomat"  # Entscheidung (after the Datensatz column of issue 11)
+    ws["J3"] = "vielleicht"
     wb.save(path)
-    decisions, problems = read_decisions(path)
+    # The id cells are German ("Kunde", "Ort"): the mapping reads them back as the merge's ids.
+    decisions, problems = read_decisions(path, mapping)
     assert decisions == {("clients", "1001", "city"): "billomat"}
     assert problems == [
         "sheet 'Konflikte', row 3, column 'Entscheidung': 'vielleicht' is no decision; type Billomat or Arbeitsmappe"
     ]
     # Still held (e.g. the run stopped before the merge): the typed decision stays in the sheet.
     apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
-    assert konflikte(path)[1][8] == "Billomat"
+    assert konflikte(path)[1][9] == "Billomat"
     # Decided: the row says so and Entscheidung is empty again (a stale decision never acts later).
     decided = [Conflict(**{**CONFLICTS_1[0].__dict__, "resolved_by": "billomat"})]
     apply_workbook_changes(path, mapping, changes(), decided)
-    assert konflikte(path)[1][8:10] == ["", "entschieden: Billomat"]
-    assert read_decisions(path) == ({}, [])
+    assert konflikte(path)[1][9:11] == ["", "entschieden: Billomat"]
+    assert read_decisions(path, mapping) == ({}, [])
 
 
 def test_no_conflicts_and_no_konflikte_sheet_changes_nothing(tmp_path: Path, mapping: Mapping) -> None:
@@ -661,8 +665,8 @@ def test_csv_folder_gets_the_changes_and_a_konflikte_csv(tmp_path: Path, mapping
     raw = kunden.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"'=1+1" in raw and b"''x" in raw and b"'-neu" in raw
     assert (folder / "Kunden.bak.csv").read_bytes() == original
-    assert konflikte(folder)[1][:8] == ["Kunden", "2", "1001", "Ort", "Köln", "=Bonn", "Zeile 1\r\nZeile 2",
-                                        "in beiden geändert"]  # fmt: skip
+    assert konflikte(folder)[1][:9] == ["Kunden", "2", "1001", "1001", "Ort", "Köln", "=Bonn",
+                                        "Zeile 1\r\nZeile 2", "in beiden geändert"]  # fmt: skip
     assert (folder / "Konflikte.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     desired = read_desired(after, mapping, frames)
     assert 5 not in set(desired.clients["_row"]) and not [p for p in desired.problems if p.row == 5]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from sync.commands import check, demo, emulator, init, migrate, plan, pull, push, two_way
+from sync.commands import check, demo, emulator, init, migrate, plan, pull, push, runs, show, two_way, undo
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 
@@ -17,6 +17,9 @@ COMMANDS: dict[str, tuple[str, AddArguments, Callable[..., int]]] = {
     "push": (push.HELP, push.add_arguments, push.run),
     "sync": (two_way.HELP, two_way.add_arguments, two_way.run),
     "migrate": (migrate.HELP, migrate.add_arguments, migrate.run),
+    "runs": (runs.HELP, runs.add_arguments, runs.run),
+    "show": (show.HELP, show.add_arguments, show.run),
+    "undo": (undo.HELP, undo.add_arguments, undo.run),
     "emulator": (emulator.HELP, emulator.add_arguments, emulator.run),
     "demo": (demo.HELP, demo.add_arguments, demo.run),
 }

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.clients.snapbill import SnapBill
-from sync.commands.common import billomat_client
+from sync.commands.common import billomat_client, billomat_mapping
 from sync.extract import extract_account
 from sync.journal import Journal
 from sync.migrate import ID_MAP_FILE, IdMap, Migration, MigrationResult, plan_all, sources_from_frames
-from sync.migrate_report import write_migration_report
+from sync.migrate_report import report_names, write_migration_report
 from sync.shipped import MAPPINGS
 from sync.snapbill_mapping import load_snapbill_mapping
 from sync.state import STATE_DIRNAME, StateDir
@@ -63,6 +63,8 @@ def run(ctx: Context) -> int:
     bm = billomat_client(ctx)
     state = StateDir(Path(args.state) if args.state else Path.cwd() / STATE_DIRNAME)
     report = Path(args.report) if args.report else None
+    # The report names each field by the workbook's header (mappings/billomat.yaml); read before any write.
+    names = report_names(mapping, billomat_mapping(ctx)) if report is not None else {}
     with state.lock(clock=ctx.clock):
         say(f"Reading the SnapBill account at {sb.base_url} (its custom fields)")
         form = sb.check_credentials()
@@ -84,7 +86,7 @@ def run(ctx: Context) -> int:
         verb = "Planning" if args.dry_run else "Migrating"
         say(f"{verb} {len(plans)} clients to SnapBill{' (dry run: nothing is written)' if args.dry_run else ''}")
         migration = Migration(sb, checked, id_map, dry_run=args.dry_run, info=ctx.reporter.detail,
-                              warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path))
+                              warn=ctx.reporter.warn, journal=None if args.dry_run else Journal(state.path, command="migrate"))
         with ctx.reporter.bar("SnapBill", total=len(plans), unit="clients") as bar:
             result = migration.run(plans, progress=bar.update)
         result.requests = {"billomat": bm.transport.request_count, "snapbill": sb.request_count}
@@ -93,8 +95,10 @@ def run(ctx: Context) -> int:
                 changed = ", ".join(item.changes) if item.status == "updated" else f"number {item.number}"
                 ctx.reporter.detail(f"  {item.status}: {item.billomat_id} -> SnapBill {item.snapbill_id or '?'} ({changed})")
         if report is not None:
-            write_migration_report(result, report)
+            write_migration_report(result, report, names)
             say(f"Report: {report}")
+        if migration.journal is not None:
+            migration.journal.close(result.exit_code, requests=sb.request_count)
     ctx.reporter.summary(_summary(result, ctx.elapsed()))
     return result.exit_code
 

@@ -75,7 +75,7 @@ def run(ctx: Context) -> int:
         show_plan(ctx, prepared)
         # Opened or saved while Billomat was read: stop before the first write request.
         prepared.guard.check()
-        journal = Journal(state.path)
+        journal = Journal(state.path, command="push", workbook=str(sheet_path.resolve()))
         with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
             try:
                 report = apply_plan(
@@ -84,8 +84,10 @@ def run(ctx: Context) -> int:
                     journal,
                     on_progress=lambda *_: bar.update(1),
                     marked=markers_in(prepared.current),
+                    current=prepared.current,
                 )
             except LoadStopped as stopped:
+                journal.close(stopped.exit_code, requests=stopped.report.requests)
                 # The ids that did land go into the workbook now; the journal covers the rest next run.
                 try:
                     write_back_new_ids(
@@ -143,4 +145,6 @@ def run(ctx: Context) -> int:
         f"(+{prepared.reads} reads); {ctx.elapsed():.1f} s"
     )
     undone = failed or skipped or plan.held or plan.problems or prepared.held_conflicts
-    return EXIT_PARTIAL if undone else EXIT_OK
+    code = EXIT_PARTIAL if undone else EXIT_OK
+    journal.close(code, requests=report.requests)  # the run as `billsync runs` lists it
+    return code

@@ -73,7 +73,7 @@ def run(ctx: Context) -> int:
             # copy saved from before the last sync must not undo what that sync brought in.
             origin = workbook_base(ctx, state, sheet_path)
             # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
-            decisions, decision_problems = read_decisions(sheet_path)
+            decisions, decision_problems = read_decisions(sheet_path, mapping)
             # And into the Löschungen sheet: `löschen` / `behalten` for the deletes held last time.
             deletions = held_deletes.read_decisions(sheet_path)
         for problem in [*decision_problems, *deletions.problems]:
@@ -127,14 +127,20 @@ def run(ctx: Context) -> int:
 
         # Opened or saved while Billomat was read: stop before the first write request.
         guard.check()
-        journal = Journal(state.path)
+        journal = Journal(state.path, command="sync", workbook=str(sheet_path.resolve()))
         try:
             with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
                 # Records a killed earlier run created carry their marker: adopt them, never create twice.
                 report = apply_plan(
-                    plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
+                    plan,
+                    bm,
+                    journal,
+                    marked=markers_in(current),
+                    on_progress=lambda *_: bar.update(1),
+                    current=current,
                 )
         except LoadStopped as stopped:
+            journal.close(stopped.exit_code, requests=stopped.report.requests)
             try:
                 _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard,
                                 held_deletes.sheet(plan.held, current, deletions))
@@ -174,7 +180,9 @@ def run(ctx: Context) -> int:
     ctx.reporter.detail(f"phases: {phases}")
     ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False, parked=parked))
     failed = [r for r in report.results if r.status in ("failed", "skipped")]
-    return EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
+    code = EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
+    journal.close(code, requests=report.requests)  # the run as `billsync runs` lists it
+    return code
 
 
 class Phases:

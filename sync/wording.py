@@ -1,0 +1,89 @@
+"""The German words billsync writes where the accountants read: its sheets (Konflikte, Löschungen) and reports.
+
+One place for them, so every sheet and report says the same thing the same way. Terminal messages for
+the IT person stay English; what lands in a workbook or report uses these words and the workbook's own
+headers (from the mapping).
+"""
+
+from __future__ import annotations
+
+import re
+
+# A record of each resource, as one word ("Kunde 1001").
+RESOURCE_WORDS = {
+    "clients": "Kunde",
+    "contacts": "Kontakt",
+    "client_property_values": "Attribut",
+    "client_tags": "Schlagwörter",
+}
+# What a change does, in the change report's column "Was".
+ACTION_WORDS = {
+    "create": "neu",
+    "update": "geändert",
+    "delete": "gelöscht",
+    "set": "Attribut gesetzt",
+    "clear": "Attribut geleert",
+    "add": "Schlagwort hinzu",
+    "remove": "Schlagwort entfernt",
+}
+# The kinds of conflict (sync.merge.Conflict.kind), as the Konflikte sheet explains them.
+CONFLICT_KINDS = {
+    "both_changed": "in beiden geändert",
+    "edited_vs_deleted_in_billomat": "in Billomat gelöscht, in der Arbeitsmappe geändert",
+    "deleted_vs_edited_in_billomat": "in der Arbeitsmappe gelöscht, in Billomat geändert",
+    "created_both": "in beiden neu angelegt",
+    "no_base": "kein gemeinsamer Stand (erster Abgleich oder ID eingetragen)",
+    "stale_copy": "Arbeitsmappe ohne bekannten Stand: Wert eines früheren Abgleichs, in Billomat inzwischen geändert",
+}
+# What happened to a client in a migration (sync.migrate.STATUSES).
+MIGRATION_STATUS = {
+    "created": "angelegt",
+    "updated": "aktualisiert",
+    "unchanged": "unverändert",
+    "skipped": "übersprungen",
+    "failed": "fehlgeschlagen",
+}
+DRY_RUN = "Probelauf"
+# The column of a conflict about a whole record (it has no column of its own).
+WHOLE_RECORD = "Datensatz"
+ABSENT = "(nicht vorhanden)"
+
+# A create's idempotency marker in a customfield (sync.plan.create_marker): internal, never shown.
+_MARKER = re.compile(r"billsync:[0-9a-f]{6,}")
+_NEW_ROW = re.compile(r"row:(\d+)")
+
+
+def shown_key(key: str) -> str:
+    """A record key as the accountants read it: an id as it is, a new row's `row:37` as "neue Zeile 37"."""
+    hit = _NEW_ROW.fullmatch(key)
+    return f"neue Zeile {hit.group(1)}" if hit else key
+
+
+def is_marker(value: str) -> bool:
+    """True for a value that is (only) billsync's internal create marker."""
+    return bool(_MARKER.fullmatch(value.strip()))
+
+
+def without_markers(value: str) -> str:
+    """The text with billsync's internal create markers taken out (they belong in no report)."""
+    return _MARKER.sub("", value) if "billsync:" in value else value
+
+
+LABEL_MAX = 60  # a label names a record; a 30,000-character cell is no name to repeat in every message
+
+
+def record_label(key: str, number: str = "", name: str = "") -> str:
+    """'1001 00057 Gärtnerei Krüger e.K.': id (or "neue Zeile N"), client number and name, as far as known."""
+    parts = (p if len(p) <= LABEL_MAX else p[: LABEL_MAX - 1] + "…" for p in (shown_key(key), number, name))
+    return " ".join(p for p in parts if p)
+
+
+# Why the delete guard holds a delete (sync.plan.NEED_FLAG and friends), for the reports.
+HELD_REASONS = {
+    "deletes need --allow-deletes": "Löschen nur mit --allow-deletes oder der Entscheidung „löschen“",
+}
+
+
+def held_reason(reason: str) -> str:
+    """The delete guard's reason in German where there is a wording for it, else as it is."""
+    return HELD_REASONS.get(reason, reason)
