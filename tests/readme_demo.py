@@ -23,6 +23,10 @@ END = "<!-- demo-transcript:end -->"
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
 _SHIPPED = re.compile(r"(?:/[^\s()'\"]+)?/((?:mappings/[\w.-]+\.yaml)|sample_data)\b")
 _SECONDS = re.compile(r"\b\d+(?:\.\d+)? s\b")
+# A run's id (`billsync runs`, `show`, `undo`): its start time and random hex, new on every run.
+_RUN_ID = re.compile(r"\b\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}\b")
+_SHORT_RUN_ID = re.compile(r"(^|[Rr]un |undo )[0-9a-f]{6}\b", re.M)
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[+-]\d{4})?")
 
 
 def run_demo() -> str:
@@ -35,9 +39,11 @@ def run_demo() -> str:
             code = main(["demo", "--no-progress"], Runtime(out=out, err=out))
         finally:
             os.chdir(cwd)
+        # `show` names the workbook by its absolute path: show it relative, as from the repo.
+        text = out.getvalue().replace(os.path.realpath(tmp) + os.sep, "").replace(tmp + os.sep, "")
     if code != 0:
-        raise RuntimeError(f"billsync demo exited {code}:\n{out.getvalue()}")
-    return out.getvalue()
+        raise RuntimeError(f"billsync demo exited {code}:\n{text}")
+    return text
 
 
 def trim(output: str) -> str:
@@ -62,7 +68,8 @@ def trim(output: str) -> str:
 
 
 def masked(text: str) -> str:
-    """The transcript with what differs between two honest runs (seconds) masked."""
+    """The transcript with what differs between two honest runs (seconds, run ids, times) masked."""
+    text = _TIMESTAMP.sub("DATE", _SHORT_RUN_ID.sub(r"\1RUN", _RUN_ID.sub("RUN", text)))
     return _SECONDS.sub("N s", text)
 
 

@@ -23,6 +23,7 @@ DEMO_KEY = "demo-api-key-not-secret"
 DEMO_SNAPBILL_PASSWORD = "demo-snapbill-password-not-secret"
 DEMO_APP_ID = "billsync-demo-app"
 DEMO_APP_SECRET = "demo-app-secret-not-secret"
+LEAVING = ("1022", "1026")  # two clients without documents: Billomat lets them be deleted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +133,26 @@ def run(ctx: Context) -> int:
         say("\n-- 11. The accountant decides Billomat's number is right")
         billsync("sync", "--sheet", str(xlsx), "--prefer", "billomat")
 
-        say("\n-- 12. Migrate to SnapBill: every client through mappings/snapbill.yaml, with a report of what")
+        say("\n-- 12. Two clients leave: the accountant deletes their rows. A sync never deletes on its own: it")
+        say("       lists both in the sheet 'Löschungen' for the accountant to decide (exit code 1)")
+        for line in _delete_rows(xlsx, LEAVING):
+            say(f"  - {line}")
+        billsync("sync", "--sheet", str(xlsx), expect=1)
+
+        say("\n-- 13. The accountant decides in the workbook: 'löschen' for one, 'behalten' for the other; the")
+        say("       next sync deletes the first and puts the second's row back")
+        for line in _decide(xlsx, dict(zip(LEAVING, ("löschen", "behalten"), strict=True))):
+            say(f"  - {line}")
+        billsync("sync", "--sheet", str(xlsx))
+
+        say("\n-- 14. Every run is recorded: list them, look at the last one, and undo it — the deleted client")
+        say("       comes back (under a new id, with its contacts, attributes and tags); the next sync adds its row")
+        billsync("runs", "--sheet", str(xlsx), "--limit", "4")
+        billsync("show", "last", "--sheet", str(xlsx))
+        billsync("undo", "last", "--sheet", str(xlsx))
+        billsync("sync", "--sheet", str(xlsx))
+
+        say("\n-- 15. Migrate to SnapBill: every client through mappings/snapbill.yaml, with a report of what")
         say("      SnapBill cannot hold (tags, contacts, notes); archived clients are skipped")
         migration_report = out_dir / "migration.xlsx"
         billsync("migrate", "--to", "snapbill", "--report", str(migration_report), "--state", str(out_dir / ".billsync"))
@@ -217,6 +237,43 @@ def _edit_workbook_again(path: Path) -> list[str]:
     kunden.cell(row_of["1007"], col["Telefon"]).value = "+49 351 1111111"
     wb.save(path)
     return ["client 1006: Ort -> 'Görlitz'", "client 1007: Telefon -> '+49 351 1111111'"]
+
+
+def _delete_rows(path: Path, client_ids: tuple[str, ...]) -> list[str]:
+    """The accountant deletes the rows of clients that left (and their contacts' rows)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    kunden, kontakte = wb["Kunden"], wb["Kontakte"]
+    col = {cell.value: cell.column for cell in kunden[1]}
+    kcol = {cell.value: cell.column for cell in kontakte[1]}
+    done = []
+    for client_id in client_ids:
+        row = next(r for r in range(2, kunden.max_row + 1) if kunden.cell(r, 1).value == client_id)
+        done.append(f"Kunden row {row}: deleted {client_id} {kunden.cell(row, col['Firma']).value!r}")
+        kunden.delete_rows(row)
+        for r in reversed(range(2, kontakte.max_row + 1)):
+            if kontakte.cell(r, kcol["Kunden-ID"]).value == client_id:
+                kontakte.delete_rows(r)
+    wb.save(path)
+    return done
+
+
+def _decide(path: Path, decisions: dict[str, str]) -> list[str]:
+    """The accountant types a decision into column Entscheidung of sheet Löschungen, per client."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    sheet_ = wb["Löschungen"]
+    col = {cell.value: cell.column for cell in sheet_[1]}
+    done = []
+    for r in range(2, sheet_.max_row + 1):
+        client_id = sheet_.cell(r, col["Billomat-ID"]).value
+        if client_id in decisions and sheet_.cell(r, col["Ressource"]).value == "clients":
+            sheet_.cell(r, col["Entscheidung"]).value = decisions[client_id]
+            done.append(f"Löschungen row {r}: {client_id} -> {decisions[client_id]!r}")
+    wb.save(path)
+    return done
 
 
 def _emulator_frames(emu: Emulator) -> AccountFrames:
