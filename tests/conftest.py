@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sync.clock import FakeClock
 from sync.emulator import Account, Emulator, EmulatorConfig, load_seed
 from sync.mapping import Mapping, load_mapping
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+# Hypothesis (the random merge cases in test_merge.py). "ci", the default: the same examples on every
+# run and machine (derandomize, no example database), few enough to keep the suite fast, no per-example
+# deadline (a busy 2-core machine must not fail a test on time). HYPOTHESIS_PROFILE=thorough explores
+# fresh random cases and remembers failing ones in .hypothesis/ until they pass.
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
