@@ -47,6 +47,14 @@ def sample_account() -> Account:
     return load_seed(SAMPLE_DATA)
 
 
+@pytest.fixture(scope="session")
+def lo_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private LibreOffice user profile, shared by the tests of one worker: never the user's own, no
+    clash with a running office (each xdist worker has its own, and runs one soffice at a time), and
+    set up once: a fresh profile costs each soffice start about half a second more."""
+    return tmp_path_factory.mktemp("lo-profile")
+
+
 @pytest.fixture
 def fake_clock() -> FakeClock:
     """A fresh FakeClock at 1_700_000_000 (2023-11-14 22:13:20 UTC)."""

@@ -562,11 +562,11 @@ def soffice(
     "form",
     ["xlsx", "csv-en-US", "csv-de-DE"],
 )
-def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_path, form):
+def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_path, lo_profile, form):
     if SOFFICE is None:
         pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
     emu = serve()
-    profile, out = tmp_path / "lo-profile", tmp_path / "saved"
+    profile, out = lo_profile, tmp_path / "saved"
     with emu.running():
         if form == "xlsx":
             book = pull(emu, tmp_path / "kunden.xlsx")
