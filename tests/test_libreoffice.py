@@ -44,10 +44,10 @@ CSV_US = "59,34,76,1,,1033"
 CSV_DE = "59,34,76,1,,1031"
 
 
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private LibreOffice user profile: never the user's own, and no clash with a running office."""
-    return tmp_path_factory.mktemp("lo-profile")
+@pytest.fixture
+def profile(lo_profile: Path) -> Path:
+    """The worker's private LibreOffice user profile (conftest.lo_profile)."""
+    return lo_profile
 
 
 def soffice(profile: Path, out: Path, files: list[Path], *, convert_to: str, infilter: str | None = None) -> None:

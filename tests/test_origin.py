@@ -62,9 +62,9 @@ def test_openpyxl_load_and_save_keeps_the_stamp(tmp_path, mapping):
 
 
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
-def test_libreoffice_open_and_save_keeps_the_stamp(tmp_path, mapping):
+def test_libreoffice_open_and_save_keeps_the_stamp(tmp_path, mapping, lo_profile):
     path = pulled(tmp_path, mapping)
-    profile, out = tmp_path / "lo-profile", tmp_path / "out"
+    profile, out = lo_profile, tmp_path / "out"
     command = [
         str(SOFFICE), f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
         "--convert-to", "xlsx", "--outdir", str(out), str(path),

@@ -74,7 +74,7 @@ def edit_xlsx(path: Path, client_id: str, header: str, value: str, *, target: Pa
 def libreoffice_save(source: Path, target: Path, profile: Path) -> None:
     """Open `source` in LibreOffice headless and save it as xlsx over `target` ("open and save")."""
     assert SOFFICE is not None
-    out = profile.parent / "lo-out"
+    out = target.parent / "lo-out"
     command = [
         SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
         "--convert-to", "xlsx", "--outdir", str(out), str(source),
@@ -95,7 +95,7 @@ def libreoffice_save(source: Path, target: Path, profile: Path) -> None:
 
 @pytest.mark.parametrize("saved_by", ["openpyxl", "libreoffice"])
 def test_an_older_copy_saved_after_a_sync_keeps_billomats_change_and_sends_the_own_edit(
-    emu, tmp_path, saved_by
+    emu, tmp_path, lo_profile, saved_by
 ):
     if saved_by == "libreoffice" and SOFFICE is None:
         pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
@@ -112,7 +112,7 @@ def test_an_older_copy_saved_after_a_sync_keeps_billomats_change_and_sends_the_o
         edit_xlsx(opened, "1003", "Ort", "Leipzig", target=path)
     else:
         edit_xlsx(opened, "1003", "Ort", "Leipzig")
-        libreoffice_save(opened, path, tmp_path / "lo-profile")
+        libreoffice_save(opened, path, lo_profile)
     assert kunden(path)["1005"]["Ort"] == "Düsseldorf"  # the stale value is really in the file
 
     result = cli(emu, "sync", "--sheet", str(path))

@@ -560,11 +560,11 @@ def soffice(
     "form",
     ["xlsx", "csv-en-US", "csv-de-DE"],
 )
-def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_path, form):
+def test_plan_after_libreoffice_saved_the_pulled_workbook_has_no_changes(tmp_path, lo_profile, form):
     if SOFFICE is None:
         pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
     emu = serve()
-    profile, out = tmp_path / "lo-profile", tmp_path / "saved"
+    profile, out = lo_profile, tmp_path / "saved"
     with emu.running():
         if form == "xlsx":
             book = pull(emu, tmp_path / "kunden.xlsx")
@@ -700,6 +700,10 @@ def push_until_done(emu: Emulator, book: Path, *extra: str, limit: int = 5) -> l
     raise AssertionError("push never finished: " + "\n---\n".join(r.text for r in results))
 
 
+# The tests of the shared oracles run on one xdist worker (--dist loadgroup): each oracle is pushed once.
+ORACLES = pytest.mark.xdist_group("push-oracles")
+
+
 @pytest.fixture(scope="module")
 def oracles(tmp_path_factory) -> Callable[[str], dict]:
     """Per reading of contact inheritance: the bulk edits pushed to a fault-free emulator, the state
@@ -734,6 +738,7 @@ def _oracle(tmp: Path, reading: str) -> dict:
     }
 
 
+@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("seed", "tag_post", "reading"),
@@ -782,6 +787,7 @@ def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracle
 # --------------------------------------------------------------------------------------------------
 
 
+@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("k", "when", "tag_post", "reading"),
@@ -835,6 +841,7 @@ def run_killed_push(emu: Emulator, book: Path, k: int, when: str, home: Path) ->
     return run_killed(emu, ["push", "--sheet", str(book), "--allow-deletes"], k, when, home)
 
 
+@ORACLES
 @pytest.mark.slow
 def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_nothing_twice(
     tmp_path, oracles

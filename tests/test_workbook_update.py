@@ -599,7 +599,7 @@ def test_the_merge_result_applied_leaves_nothing_to_do(tmp_path: Path, mapping: 
 
 
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
-def test_libreoffice_opens_the_result(tmp_path: Path, mapping: Mapping) -> None:
+def test_libreoffice_opens_the_result(tmp_path: Path, mapping: Mapping, lo_profile: Path) -> None:
     frames = account(3)
     path = tmp_path / "in" / "k.xlsx"
     write_workbook(build_tables(frames, mapping), path, mapping)
@@ -610,7 +610,7 @@ def test_libreoffice_opens_the_result(tmp_path: Path, mapping: Mapping) -> None:
         path, mapping, changes(ups, new_records(mapping, [{"id": "1200", "name": "Öl", "zip": "00001"}])),
         CONFLICTS_1,
     )  # fmt: skip
-    profile = tmp_path / "profile"
+    profile = lo_profile
     out = tmp_path / "out"
     command = [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
                "--convert-to", "xlsx", "--outdir", str(out), str(path)]  # fmt: skip

@@ -1,0 +1,82 @@
+"""sync/migrate_report.py: the migration report workbook (`billsync migrate --report FILE.xlsx`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from sync.migrate import ClientResult, MigrationResult, Unheld
+from sync.migrate_report import HEADERS, write_migration_report
+
+RESULTS = [
+    ClientResult("1001", "KD00042", "Müller & Söhne GmbH", "created", snapbill_id="77",
+                 changes={"company": ("", "Müller & Söhne GmbH")},
+                 unheld=[Unheld("tag", "A-Kunde"), Unheld("field note", "=SUMME(A1:A3)")]),
+    ClientResult("1002", "00042", "+49 Service", "unchanged", snapbill_id="78"),
+    ClientResult("1003", "KD01003", "", "failed", message="SnapBill refused the client: company is required"),
+]  # fmt: skip
+
+
+def rows(sheet: object) -> list[list[str]]:
+    """A sheet's cell values, None read as ""."""
+    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]  # type: ignore[attr-defined]
+
+
+def test_one_row_per_client_with_both_ids_status_changes_and_what_is_not_held(tmp_path: Path) -> None:
+    path = tmp_path / "migration.xlsx"
+    write_migration_report(MigrationResult(RESULTS), path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Migration", "Nicht übernommen"]
+    table = rows(book["Migration"])
+    assert tuple(table[0]) == HEADERS
+    assert table[1] == ["1001", "77", "KD00042", "Müller & Söhne GmbH", "created",
+                        "company: '' → 'Müller & Söhne GmbH'", "tag: A-Kunde\nfield note: =SUMME(A1:A3)", ""]  # fmt: skip
+    assert table[2][:5] == ["1002", "78", "00042", "+49 Service", "unchanged"]
+    assert table[3][4:] == ["failed", "", "", "SnapBill refused the client: company is required"]
+    assert rows(book["Nicht übernommen"]) == [
+        ["Billomat-ID", "Kundennummer", "Was", "Wert"],
+        ["1001", "KD00042", "tag", "A-Kunde"],
+        ["1001", "KD00042", "field note", "=SUMME(A1:A3)"],
+    ]
+
+
+def test_values_are_text_never_formulas_or_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "migration.xlsx"
+    write_migration_report(MigrationResult(RESULTS), path)
+    sheet = openpyxl.load_workbook(path)["Nicht übernommen"]
+    formula = sheet.cell(row=3, column=4)
+    assert (formula.value, formula.data_type) == ("=SUMME(A1:A3)", "s")
+    number = openpyxl.load_workbook(path)["Migration"].cell(row=3, column=3)
+    assert (number.value, number.data_type) == ("00042", "s")
+
+
+def test_status_cells_are_coloured_and_a_dry_run_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "migration.xlsx"
+    write_migration_report(MigrationResult(RESULTS, dry_run=True), path)
+    sheet = openpyxl.load_workbook(path)["Migration"]
+    assert [sheet.cell(row=r, column=5).value for r in (2, 3, 4)] == [
+        "created (dry run)", "unchanged (dry run)", "failed (dry run)"
+    ]
+    fills = [sheet.cell(row=r, column=5).fill.fgColor.rgb for r in (2, 4)]
+    assert fills == ["FFC6EFCE", "FFFFC7CE"]  # green created, red failed
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:H4"
+
+
+def test_an_empty_result_is_headers_only_without_a_filter(tmp_path: Path) -> None:
+    path = tmp_path / "migration.xlsx"
+    write_migration_report(MigrationResult([]), path)
+    book = openpyxl.load_workbook(path)
+    assert rows(book["Migration"]) == [list(HEADERS)]
+    assert rows(book["Nicht übernommen"]) == [["Billomat-ID", "Kundennummer", "Was", "Wert"]]
+    assert book["Migration"].auto_filter.ref is None
+
+
+def test_the_report_replaces_an_older_one_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "migration.xlsx"
+    path.write_bytes(b"older report")
+    path.chmod(0o640)
+    write_migration_report(MigrationResult(RESULTS[:1]), path)
+    assert len(rows(openpyxl.load_workbook(path)["Migration"])) == 2
+    assert path.stat().st_mode & 0o777 == 0o640  # the owner's choice of mode is kept
+    assert [p.name for p in tmp_path.iterdir()] == ["migration.xlsx"]  # no temp file left
