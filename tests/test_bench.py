@@ -81,6 +81,11 @@ def test_render_sync100k_shows_this_run_beside_the_run_before(bench: ModuleType)
     assert "| nothing to do (this run) | 27.0 s (27.0–30.0) | 18.0 s (18.0–20.0) | 1.50× | 1000 MB (1000–1100) |" in text
     assert "| nothing to do (before the redesign (108e6ba, 2026-12-05)) | 58.0 s | 18.0 s | 3.22× | 2300 MB |" in text
     assert "≤ 1.6× the raw calls: met; ≤ 1.2 GB: met" in text
+    assert "CPU seconds" not in text  # rounds measured before measure() recorded them
+    now["rounds"][0]["sync100k_idle"]["cpu_seconds"] = 20.0
+    for raw in ("extract_raw", "read_raw"):
+        now["rounds"][0][raw]["cpu_seconds"] = 8.0
+    assert "nothing to do: billsync 20.0 s, raw calls 16.0 s, ratio 1.25×." in "\n".join(bench.render_sync100k(now, before))
     # the run that is itself the before-redesign measurement is shown once, under that name
     alone = "\n".join(bench.render_sync100k(before, before))
     assert "| nothing to do (before the redesign) | 58.0 s |" in alone
