@@ -448,12 +448,13 @@ def run_sync100k_round(size: int) -> dict[str, Any]:
 
 def run_sync100k(size: int, rounds: int) -> dict[str, Any]:
     """The issue-10 section: `rounds` rounds (the machine is shared, so their spread is shown)."""
-    return {
+    start = {
         "size": size,
         "commit": _git("rev-parse", "--short", "HEAD"),
         "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "rounds": [run_sync100k_round(size) for _ in range(rounds)],
+        "load_before": os.getloadavg()[0],
     }
+    return {**start, "rounds": [run_sync100k_round(size) for _ in range(rounds)], "load_after": os.getloadavg()[0]}
 
 
 def _git(*args: str) -> str:
@@ -1103,10 +1104,14 @@ def render_sync100k(data: dict[str, Any], before: dict[str, Any] | None) -> list
         "after the redesign. *Raw calls* are measured in the same round: the "
         f"{extract['requests']:.0f} extraction pages",
         "fetched with a bare `requests.Session` and `.json()`, plus every sheet of the pulled workbook read",
-        f"with python-calamine `to_python`. {len(data['rounds'])} round(s), each with a fresh emulator and pull"
-        f" (commit {data['commit']}, {data['run_at']});",
+        f"with python-calamine `to_python`. {len(data['rounds'])} round(s), each with a fresh emulator and pull;",
         "each time shown is the lowest over the rounds, the range in brackets. This section alone:",
         "`nice -n 5 .venv/bin/python bench/run.py --only sync100k --rounds 2`.",
+        "",
+        f"Run: commit {data['commit']}, {data['run_at']}"
+        + (f"; load average (1 min) {data['load_before']:.1f} before, {data['load_after']:.1f} after on"
+           f" {os.cpu_count()} cores" if "load_before" in data else "")
+        + (f"; {data['conditions']}" if data.get("conditions") else "") + ".",
         "",
         "| case | billsync time | raw calls | ratio | peak RSS |",
         "|---|---:|---:|---:|---:|",
