@@ -1,6 +1,8 @@
 """`make bench`: extraction requests/time and workbook write/read time and peak memory, each beside
 the raw library call it wraps, and the diff beside csv-diff, daff and datacompy on the same data,
-measured in the same run. Writes docs/benchmarks.md (`--only diff|sync` re-runs just that section).
+measured in the same run. Writes docs/benchmarks.md (`--only diff|sync|sync100k` re-runs just that section;
+`--only sync100k --rounds 2` is the issue-10 sync of 100,000 clients, `--save-before` stores it as the
+before-the-redesign numbers in bench/before-redesign.json).
 
 Every measurement runs in a fresh process (`python bench/run.py --case NAME --size N`) so that its
 peak memory is its own: the inputs are prepared first, then the kernel's high-water mark is reset
@@ -47,11 +49,12 @@ def measure(call: Callable[[], Any]) -> dict[str, float]:
     except OSError:
         pass
     before = _rss_mb("VmRSS")
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     result = call()
     seconds = time.perf_counter() - started
     peak = _rss_mb("VmHWM")
-    out = {"seconds": seconds, "peak_mb": peak, "added_mb": peak - before}
+    # CPU seconds of this process too: on a shared, busy machine they vary less than the wall time.
+    out = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": peak, "added_mb": peak - before}
     if isinstance(result, dict):
         out.update(result)
     return out
@@ -240,7 +243,6 @@ SYNC_SHARE = 100  # one client in 100 edited in the workbook, another one in 100
 def case_sync_billsync(size: int, url: str) -> dict[str, float]:
     """billsync sync after 1 % edits on each side (pull and the edits are preparation, not measured)."""
     import io
-    import re
 
     from openpyxl import load_workbook
 
@@ -265,14 +267,7 @@ def case_sync_billsync(size: int, url: str) -> dict[str, float]:
     out = io.StringIO()
     result = measure(lambda: {"code": float(main(["sync", "--sheet", str(path), "-v", "--no-progress"],
                                                  Runtime(env=env, out=out, err=io.StringIO())))})
-    text = out.getvalue()
-    phases = re.search(r"phases: (.*)", text)
-    for part in (phases.group(1).split(", ") if phases else []):
-        name, seconds, _unit = part.rsplit(" ", 2)
-        result[f"phase {name}"] = float(seconds)
-    summary = re.search(r"(\d+) write requests \(\+(\d+) reads\)", text)
-    if summary:
-        result["writes"], result["reads"] = float(summary.group(1)), float(summary.group(2))
+    result.update(parse_sync_output(out.getvalue()))
     result["workbook_edits"] = float(len(range(2, ws.max_row + 1, SYNC_SHARE)))
     result["billomat_edits"] = float(len(ids[SYNC_SHARE // 2 :: SYNC_SHARE]))
     return result
@@ -288,6 +283,183 @@ def run_sync_case(size: int) -> dict[str, float]:
     finally:
         emu.terminate()
         emu.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- sync of 100,000 clients (issue 10)
+
+SYNC100K_SIZE = 100_000
+SYNC100K_CASES = ("sync100k_idle", "sync100k_edits")
+BEFORE_REDESIGN = REPO / "bench" / "before-redesign.json"
+_EDIT_SUFFIX = " (Arbeitsmappe)"
+
+
+def parse_sync_output(text: str) -> dict[str, float]:
+    """The per-phase seconds and request counts that `billsync sync -v` prints, as result fields."""
+    import re
+
+    result: dict[str, float] = {}
+    phases = re.search(r"phases: (.*)", text)
+    for part in phases.group(1).split(", ") if phases else []:
+        name, seconds, _unit = part.rsplit(" ", 2)
+        result[f"phase {name}"] = float(seconds)
+    summary = re.search(r"(\d+) write requests \(\+(\d+) reads\)", text)
+    if summary:
+        result["writes"], result["reads"] = float(summary.group(1)), float(summary.group(2))
+    return result
+
+
+def _sync_cli(url: str, path: Path, *argv: str) -> tuple[int, str]:
+    """Run one billsync command in this process through the CLI; its exit code and its stdout."""
+    import io
+
+    from sync.cli import Runtime, main
+
+    out = io.StringIO()
+    env = {"BILLOMAT_BASE_URL": url, "BILLOMAT_API_KEY": API_KEY}
+    flag = "--out" if argv[0] == "pull" else "--sheet"
+    code = main([argv[0], flag, str(path), *argv[1:]], Runtime(env=env, out=out, err=io.StringIO()))
+    return code, out.getvalue()
+
+
+def _split_target(target: str) -> tuple[str, Path]:
+    url, _, path = target.partition(" ")
+    return url, Path(path)
+
+
+def case_sync100k_pull(size: int, target: str) -> dict[str, float]:
+    """Not measured: pull the whole account into the workbook the sync cases start from."""
+    url, path = _split_target(target)
+    code, _ = _sync_cli(url, path, "pull", "--no-progress")
+    if code != 0:
+        raise SystemExit(f"pull into {path} exited {code}")
+    return {"seconds": 0.0, "peak_mb": 0.0, "added_mb": 0.0}
+
+
+def _sync_measured(target: str) -> dict[str, float]:
+    url, path = _split_target(target)
+    box: list[tuple[int, str]] = []
+    result = measure(lambda: box.append(_sync_cli(url, path, "sync", "-v", "--no-progress")))
+    code, text = box[0]
+    result["code"] = float(code)
+    result.update(parse_sync_output(text))
+    return result
+
+
+def case_sync100k_idle(size: int, target: str) -> dict[str, float]:
+    """billsync sync right after a pull: nothing to do on either side."""
+    return _sync_measured(target)
+
+
+def case_sync100k_edit(size: int, target: str) -> dict[str, float]:
+    """Not measured: 1 % of the clients edited in the workbook (Ort), another 1 % in Billomat (street).
+
+    Both edits bypass billsync (an XML patch of the sheet as Excel would save it, plain PUTs), so the
+    case measures the same work before and after the redesign."""
+    import requests
+
+    url, path = _split_target(target)
+    workbook_edits = edit_workbook_cells(path, "Kunden", "Ort", range(2, size + 2, SYNC_SHARE), _EDIT_SUFFIX)
+    session = requests.Session()
+    session.headers.update({"X-BillomatApiKey": API_KEY, "Accept": "application/json"})
+    ids = [str(100_001 + i) for i in range(size)][SYNC_SHARE // 2 :: SYNC_SHARE]
+    for client_id in ids:
+        answer = session.put(f"{url}/clients/{client_id}", json={"client": {"street": f"Billomatweg {client_id}"}})
+        answer.raise_for_status()
+    return {"seconds": 0.0, "peak_mb": 0.0, "added_mb": 0.0,
+            "workbook_edits": float(workbook_edits), "billomat_edits": float(len(ids))}
+
+
+def case_sync100k_edits(size: int, target: str) -> dict[str, float]:
+    """billsync sync after 1 % edits on each side."""
+    return _sync_measured(target)
+
+
+def edit_workbook_cells(path: Path, sheet: str, header: str, rows: Any, suffix: str) -> int:
+    """Append `suffix` to the text cells of column `header` in `rows` of `sheet` by patching the sheet
+    XML (inline strings, as billsync writes them, or shared strings, as Excel does); every other part
+    is copied byte for byte. Returns how many cells were edited.
+
+    Independent of billsync's own xlsx code, so that it prepares the same workbook before and after
+    the redesign; openpyxl would take minutes and gigabytes at 100,000 clients."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        parts = {info.filename: zf.read(info) for info in infos}
+    book, rels = parts["xl/workbook.xml"].decode(), parts["xl/_rels/workbook.xml.rels"].decode()
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', book)
+    if not rid:
+        raise SystemExit(f"{path}: no sheet {sheet}")
+    rel = next(r for r in re.findall(r"<Relationship [^>]*>", rels) if f'Id="{rid.group(1)}"' in r)
+    name = "xl/" + re.search(r'Target="([^"]+)"', rel).group(1).removeprefix("/xl/").removeprefix("xl/")  # type: ignore[union-attr]
+    sst = parts.get("xl/sharedStrings.xml", b"").decode()
+    shared = re.findall(r"<si>(.*?)</si>", sst, flags=re.S)
+    added: list[str] = []
+    cell = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*)>(?:<is><t(?: [^>]*)?>([^<]*)</t></is>|<v>(\d+)</v>)</c>')
+
+    def text_of(m: re.Match[str]) -> str | None:
+        if m.group(5) is None:
+            return m.group(4) if "inlineStr" in m.group(3) else None
+        inner = re.fullmatch(r"<t(?: [^>]*)?>([^<]*)</t>", shared[int(m.group(5))]) if 't="s"' in m.group(3) else None
+        return inner.group(1) if inner else None
+
+    xml = parts[name].decode()
+    first = xml[: xml.find("</row>")]
+    column = next((m.group(1) for m in cell.finditer(first) if m.group(2) == "1" and text_of(m) == header), None)
+    if column is None:
+        raise SystemExit(f"{path}: sheet {sheet} has no column {header}")
+    wanted = {str(row) for row in rows}
+
+    def edit(m: re.Match[str]) -> str:
+        text = text_of(m)
+        if m.group(1) != column or m.group(2) not in wanted or text is None:
+            return m.group(0)
+        added.append(text)
+        attrs = m.group(3).replace('t="s"', 't="inlineStr"')  # an edited cell becomes an inline string
+        return f'<c r="{column}{m.group(2)}"{attrs}><is><t xml:space="preserve">{text}{suffix}</t></is></c>'
+
+    parts[name] = cell.sub(edit, xml).encode()
+    temp = path.with_suffix(".edit.tmp")
+    with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in infos:
+            out.writestr(info, parts[info.filename])
+    os.replace(temp, path)
+    return len(added)
+
+def run_sync100k_round(size: int) -> dict[str, Any]:
+    """One round: a fresh emulator, a pull, the raw calls, the idle sync, the edits and their sync."""
+    emu, url = start_emulator(size)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-sync100k-") as tmp:
+            target = f"{url} {Path(tmp) / 'kunden.xlsx'}"
+            out: dict[str, Any] = {}
+            for case, arg in (
+                ("sync100k_pull", target), ("extract_raw", url), ("read_raw", _split_target(target)[1]),
+                ("sync100k_idle", target), ("sync100k_edit", target), ("sync100k_edits", target),
+            ):
+                out[case] = run_case(case, size, str(arg))
+                print(f"{size:>7} {case:<18} {out[case]['seconds']:7.2f} s", flush=True)
+            return out
+    finally:
+        emu.terminate()
+        emu.wait(timeout=30)
+
+
+def run_sync100k(size: int, rounds: int) -> dict[str, Any]:
+    """The issue-10 section: `rounds` rounds (the machine is shared, so their spread is shown)."""
+    start = {
+        "size": size,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": os.getloadavg()[0],
+    }
+    return {**start, "rounds": [run_sync100k_round(size) for _ in range(rounds)], "load_after": os.getloadavg()[0]}
+
+
+def _git(*args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or "unknown"
 
 
 # ---------------------------------------------------------------- the diff (issue 3)
@@ -494,6 +666,10 @@ CASES: dict[str, Callable[..., dict[str, float]]] = {
     "writeback_billsync": case_writeback_billsync,
     "writeback_openpyxl": case_writeback_openpyxl,
     "diff_datacompy": case_diff_datacompy,
+    "sync100k_pull": case_sync100k_pull,
+    "sync100k_idle": case_sync100k_idle,
+    "sync100k_edit": case_sync100k_edit,
+    "sync100k_edits": case_sync100k_edits,
 }
 
 
@@ -560,7 +736,13 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--diff-size", type=int, default=DIFF_SIZE)
     parser.add_argument(
-        "--only", choices=("diff", "sync"), help="run only these cases; the other sections keep their last results"
+        "--only", choices=("diff", "sync", "sync100k"),
+        help="run only these cases; the other sections keep their last results",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the sync100k section (their spread is shown)")
+    parser.add_argument(
+        "--save-before", action="store_true",
+        help=f"store this run's sync100k numbers as {BEFORE_REDESIGN.relative_to(REPO)} (the run before the redesign)",
     )
     args = parser.parse_args()
     if args.case:
@@ -568,20 +750,45 @@ def main() -> None:
         print(json.dumps(CASES[args.case](args.size, target)))
         return
 
+    last = _load_saved()
+    if args.only == "sync100k":
+        # Only this section is re-rendered, in place: the others stay as the document has them, even
+        # when bench/out/results.json (not committed) is gone.
+        sync100k = run_sync100k(SYNC100K_SIZE, args.rounds)
+        save_sync100k(sync100k, last, before=args.save_before)
+        section = render_sync100k(sync100k, load_before())
+        doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+        DOC.write_text(splice_section(doc, SYNC100K_HEADING, section, _SECTIONS_AFTER_SYNC100K), encoding="utf-8")
+        print(f"wrote {DOC.relative_to(REPO)}")
+        return
     results: dict[int, dict[str, dict[str, float]]] = {}
     last_results, last_diff = load_results()
-    last_sync = _load_saved().get("sync")
+    last_sync = last.get("sync")
     results = last_results if args.only else run_io_cases([int(s) for s in args.sizes.split(",")])
     diff = last_diff if args.only == "sync" else run_diff_cases(args.diff_size)
     sync_result = last_sync if args.only == "diff" else run_sync_case(SYNC_SIZE)
-    diff["run_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    DOC.write_text(render(results, diff, sync_result, partial=args.only), encoding="utf-8")
-    OUT.mkdir(parents=True, exist_ok=True)
+    sync100k = last.get("sync100k") if args.only else run_sync100k(SYNC100K_SIZE, args.rounds)
+    if diff is not None:
+        diff["run_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    DOC.write_text(render(results, diff, sync_result, sync100k, partial=args.only), encoding="utf-8")
     saved: dict[str, Any] = {str(size): r for size, r in results.items()}
     saved["diff"] = diff
     saved["sync"] = sync_result
-    (OUT / "results.json").write_text(json.dumps(saved, indent=2), encoding="utf-8")
+    save_sync100k(sync100k, saved, before=args.save_before)
     print(f"wrote {DOC.relative_to(REPO)}")
+
+
+_SECTIONS_AFTER_SYNC100K = ("## Diff: workbook vs Billomat", "## Machine")
+
+
+def save_sync100k(sync100k: dict[str, Any] | None, saved: dict[str, Any], *, before: bool) -> None:
+    """bench/out/results.json with this sync100k run beside the other sections' results; with `before`,
+    also the committed bench/before-redesign.json that later runs render beside their own."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps({**saved, "sync100k": sync100k}, indent=2), encoding="utf-8")
+    if before and sync100k:
+        note = "issue 10: the sync of 100,000 clients measured before the redesign (bench/run.py --only sync100k)"
+        BEFORE_REDESIGN.write_text(json.dumps({"note": note, **sync100k}, indent=1) + "\n", encoding="utf-8")
 
 
 def run_io_cases(sizes: list[int]) -> dict[int, dict[str, dict[str, float]]]:
@@ -630,6 +837,7 @@ def render(
     results: dict[int, dict[str, dict[str, float]]],
     diff: dict[str, Any] | None = None,
     sync_result: dict[str, float] | None = None,
+    sync100k: dict[str, Any] | None = None,
     *,
     partial: str | None = None,
 ) -> str:
@@ -719,6 +927,8 @@ def render(
             )
     if sync_result:
         lines += render_sync(sync_result, results.get(SYNC_SIZE, {}).get("extract_billsync", {}).get("requests"))
+    if sync100k:
+        lines += render_sync100k(sync100k, load_before())
     if diff:
         lines += render_diff(diff)
     from importlib import metadata
@@ -837,6 +1047,136 @@ def render_sync(r: dict[str, float], extract_requests: float | None) -> list[str
            if extract_requests else "a full extraction + one write per workbook-edited client."),
     ]
     return lines
+
+
+SYNC100K_HEADING = "## Sync of 100,000 clients (issue 10)"
+_SYNC100K_TITLES = {"sync100k_idle": "nothing to do", "sync100k_edits": "1 % edits on each side"}
+
+
+def _spread(values: list[float], unit: str, digits: int = 1) -> str:
+    """The lowest value, with the range over the rounds when there was more than one."""
+    low, high = min(values), max(values)
+    text = f"{low:.{digits}f}{unit}"
+    return text if len(values) == 1 or high == low else f"{text} ({low:.{digits}f}–{high:.{digits}f})"
+
+
+def sync100k_rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per case: billsync seconds, raw seconds, ratio and peak MB of every round, and the phases and
+    request counts of the round whose billsync time was lowest."""
+    rows: dict[str, dict[str, Any]] = {}
+    for case in SYNC100K_CASES:
+        rounds = [r for r in data["rounds"] if case in r]
+        if not rounds:
+            continue
+        raws = [r["extract_raw"]["seconds"] + r["read_raw"]["seconds"] for r in rounds]
+        best = min(rounds, key=lambda r: r[case]["seconds"])[case]
+        rows[case] = {
+            "cpu": [(r[case]["cpu_seconds"], r["extract_raw"]["cpu_seconds"] + r["read_raw"]["cpu_seconds"])
+                    for r in rounds if "cpu_seconds" in r[case] and "cpu_seconds" in r["read_raw"]],
+            "seconds": [r[case]["seconds"] for r in rounds],
+            "raw": raws,
+            "ratio": [r[case]["seconds"] / raw for r, raw in zip(rounds, raws, strict=True)],
+            "peak_mb": [r[case]["peak_mb"] for r in rounds],
+            "phases": {k.removeprefix("phase "): v for k, v in best.items() if k.startswith("phase ")},
+            "requests": (best.get("reads", 0.0), best.get("writes", 0.0)),
+        }
+    return rows
+
+
+def render_sync100k(data: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    """The issue-10 section: the 100,000-client sync beside the raw calls and the run before the redesign."""
+    now = sync100k_rows(data)
+    same = before is not None and before.get("commit") == data.get("commit")
+    old = sync100k_rows(before) if before and not same else {}
+    label_now = "before the redesign" if same else "this run"
+    label_old = f"before the redesign ({before['commit']}, {before['run_at'][:10]})" if old and before else ""
+    first = data["rounds"][0]
+    extract, read = first["extract_raw"], first["read_raw"]
+    lines = [
+        "",
+        SYNC100K_HEADING,
+        "",
+        f"`billsync sync -v` on {data['size']:,} clients (2 contacts, 3 properties and tags each) right after",
+        "a pull (*nothing to do*), and again after 1 % of the clients were edited in the workbook (Ort) and",
+        "another 1 % in Billomat (street). The emulator runs in its own process (rate limit off, contacts",
+        "bulk allowed); the pull and the edits are preparation, not measured. The workbook edit is an XML",
+        "patch of the sheet and the Billomat edits are plain PUTs, so the same work is measured before and",
+        "after the redesign. *Raw calls* are measured in the same round: the "
+        f"{extract['requests']:.0f} extraction pages",
+        "fetched with a bare `requests.Session` and `.json()`, plus every sheet of the pulled workbook read",
+        f"with python-calamine `to_python`. {len(data['rounds'])} round(s), each with a fresh emulator and pull;",
+        "each time shown is the lowest over the rounds, the range in brackets. This section alone:",
+        "`nice -n 5 .venv/bin/python bench/run.py --only sync100k --rounds 2`.",
+        "",
+        f"Run: commit {data['commit']}, {data['run_at']}"
+        + (f"; load average (1 min) {data['load_before']:.1f} before, {data['load_after']:.1f} after on"
+           f" {os.cpu_count()} cores" if "load_before" in data else "")
+        + (f"; {data['conditions']}" if data.get("conditions") else "") + ".",
+        "",
+        "| case | billsync time | raw calls | ratio | peak RSS |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for case, title in _SYNC100K_TITLES.items():
+        for label, rows in ((label_now, now), (label_old, old)):
+            if case not in rows:
+                continue
+            r = rows[case]
+            lines.append(
+                f"| {title} ({label}) | {_spread(r['seconds'], ' s')} | {_spread(r['raw'], ' s')} | "
+                f"{_spread(r['ratio'], '×', 2)} | {_spread(r['peak_mb'], ' MB', 0)} |"
+            )
+    phases = list(dict.fromkeys(name for rows in (now, old) for r in rows.values() for name in r["phases"]))
+    columns = [(f"{title} ({label})", rows.get(case)) for label, rows in ((label_now, now), (label_old, old))
+               for case, title in _SYNC100K_TITLES.items() if case in rows]
+    lines += [
+        "",
+        "Phases as `sync -v` prints them, in seconds (the round with the lowest time):",
+        "",
+        "| phase | " + " | ".join(title for title, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+        *[f"| {name} | " + " | ".join(f"{r['phases'][name]:.2f}" if r and name in r["phases"] else "–"
+                                      for _, r in columns) + " |" for name in phases],
+        "| requests (reads + writes) | " + " | ".join(f"{r['requests'][0]:.0f} + {r['requests'][1]:.0f}"
+                                                    for _, r in columns) + " |",
+        "",
+        f"Raw calls in detail (first round): the pages {extract['seconds']:.2f} s "
+        f"({extract['peak_mb']:.0f} MB peak), the sheets {read['seconds']:.2f} s ({read['peak_mb']:.0f} MB peak).",
+    ]
+    cpu = [(title, now[case]["cpu"]) for case, title in _SYNC100K_TITLES.items() if now.get(case, {}).get("cpu")]
+    if cpu:
+        lines += ["", "CPU seconds of the measured process (less sensitive to a busy machine than the wall time; the",
+                  "emulator's are not counted on either side): "
+                  + "; ".join(f"{title}: billsync {_spread([c[0] for c in pairs], ' s')}, raw calls "
+                              f"{_spread([c[1] for c in pairs], ' s')}, ratio {_spread([c[0] / c[1] for c in pairs], '×', 2)}"
+                              for title, pairs in cpu) + "."]
+    idle = now.get("sync100k_idle")
+    if idle:
+        checks = [("≤ 1.6× the raw calls", min(idle["ratio"]) <= 1.6), ("≤ 1.2 GB", min(idle["peak_mb"]) <= 1200)]
+        verdicts = {True: "met", False: "**missed**"}
+        lines += ["", f"Targets for the nothing-to-do sync ({label_now}): "
+                  + "; ".join(f"{name}: {verdicts[ok]}" for name, ok in checks) + "."]
+    return lines
+
+
+def splice_section(doc: str, heading: str, section: list[str], before: tuple[str, ...]) -> str:
+    """`doc` with the section that starts at `heading` replaced by `section` (its lines, starting with
+    a blank line and the heading); when `doc` has no such section it goes in front of the first of the
+    `before` headings, or at the end. Used by `--only sync100k` so every other section stays as it was."""
+    lines = doc.rstrip("\n").split("\n")
+    body = section[1:] if section and section[0] == "" else section
+    if heading in lines:
+        start = lines.index(heading)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = [*body, ""] if end < len(lines) else body
+    else:
+        at = next((i for i, line in enumerate(lines) if line in before), len(lines))
+        lines[at:at] = [*body, ""] if at < len(lines) else ["", *body]
+    return "\n".join(lines) + "\n"
+
+
+def load_before() -> dict[str, Any] | None:
+    """The committed numbers of the run before the issue-10 redesign (bench/before-redesign.json)."""
+    return json.loads(BEFORE_REDESIGN.read_text(encoding="utf-8")) if BEFORE_REDESIGN.exists() else None
 
 
 def _versions(*names: str) -> str:
