@@ -34,10 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sync.clients.billomat import Billomat, Model
+from sync.clients.billomat import Billomat, Client, Contact, Model
 from sync.desired import NEW_KEY
 from sync.errors import EXIT_FATAL, BillsyncError, NotFoundError, RejectedError
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, frame_records
 from sync.journal import CREATING_ACTIONS, Entry, Journal, new_run_id
 from sync.plan import Change, Plan
 
@@ -357,6 +357,7 @@ class _Loader:
 
     def _find(self, change: Change, marker: str, client_id: str) -> dict[str, str] | None:
         """The record carrying `marker` in its customfield (the newest, should there be several)."""
+        models: list[Client] | list[Contact]
         if change.resource == "clients":
             # billomat-api.md §4.6: GET /clients?customfield=…; exact match checked here (UNCONFIRMED).
             models = self.bm.clients.where(customfield=marker)
@@ -610,7 +611,7 @@ def rebase(current: AccountFrames, report: LoadReport) -> AccountFrames:
     Billomat answered with are taken as they are (contacts filled from their client, derived numbers).
     """
     records = {
-        name: [dict(r) for r in current.frame(name).to_dict("records")]
+        name: [dict(r) for r in frame_records(current.frame(name))]
         for name in ("clients", "contacts", "client_properties", "client_property_values", "client_tags")
     }
     for result in report.results:

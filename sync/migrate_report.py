@@ -45,8 +45,8 @@ def write_migration_report(result: MigrationResult, path: Path) -> None:
         suffix = " (dry run)" if result.dry_run else ""
         for r, item in enumerate(result.results, start=1):
             changed = "\n".join(f"{p}: {old!r} → {new!r}" for p, (old, new) in item.changes.items())
-            unheld = "\n".join(str(u) for u in item.unheld)
-            row = (item.billomat_id, item.snapbill_id, item.number, item.name, item.status + suffix, changed, unheld,
+            not_held = "\n".join(str(u) for u in item.unheld)
+            row = (item.billomat_id, item.snapbill_id, item.number, item.name, item.status + suffix, changed, not_held,
                    item.message)
             for c, value in enumerate(row):
                 sheet.write_string(r, c, value, styles[item.status] if c == 4 else plain)

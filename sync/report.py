@@ -147,7 +147,7 @@ def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
         workbook.close()
 
 
-def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,  # noqa: ANN001
+def _report_sheet(workbook: xlsxwriter.Workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,
                   *, kind: str | None, reasons: list[str] | None = None) -> None:
     sheet = workbook.add_worksheet(name)
     headers = ["Blatt", "Zeile", "Schlüssel", "Was", "Feld", "Vorher", "Nachher"] + (["Grund"] if reasons else [])
