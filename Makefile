@@ -41,8 +41,9 @@ bench: $(STAMP)  ## measure speed, requests and memory; writes docs/benchmarks.m
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	BENCH_TOOLS_PYTHON=$(BENCH_VENV)/bin/python $(BIN)/python bench/run.py
 
-lint: $(STAMP)   ## ruff
+lint: $(STAMP)   ## ruff and mypy (mypy's settings: [tool.mypy] in pyproject.toml)
 	$(BIN)/ruff check sync tests bench
+	$(BIN)/mypy
 
 clean:           ## remove the environment and generated files
 	rm -rf $(VENV) $(BENCH_VENV) demo-out .pytest_cache bench/out

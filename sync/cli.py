@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sync import __version__
 from sync.atomic import new_file_opener
@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> argparse.ArgumentParser:
     """The global options of SPEC §2, accepted before and after the command."""
-    default = {"default": argparse.SUPPRESS} if suppress else {}
-    flag = {"default": argparse.SUPPRESS} if suppress else {"default": False}
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    flag: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {"default": False}
     parser.add_argument("--config", metavar="PATH", help="billsync.yaml to use (default: ./billsync.yaml when present)", **default)
     parser.add_argument("--state", metavar="DIR", help="state directory (default: .billsync/ beside the workbook)", **default)
     parser.add_argument("-v", "--verbose", action="store_true", help="show every API call and retry", **flag)

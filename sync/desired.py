@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,10 @@ _DATE_TYPED = re.compile(r"\s*(\d{1,4})([./-])(\d{1,2})(?:\2(\d{1,4}))?\.?\s*")
 _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00)?)?")
 _DATE_SHOWN = re.compile(r"(\d{2})([./-])(\d{2})\2(\d{2}|\d{4})")
 _TIME = re.compile(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*")
+
+# None as a 0-d object array: what np.where/np.append make of a bare None, in a form numpy's stubs accept.
+_NONE = np.array(None, dtype=object)
+
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01, counting Lotus' 1900-02-29
 
 
@@ -169,8 +174,8 @@ def _shown_rounded(cell: str, want: Decimal, have: Decimal) -> bool:
     Only for a `want` that does not fit (more than 11 characters or 15 digits) and a cell that is as
     wide as General fills it (or holds Excel's 15 digits): "0,12" for "0.123456789012" is an edit.
     """
-    exponent = have.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent <= want.as_tuple().exponent:
+    exponent, wanted = have.as_tuple().exponent, want.as_tuple().exponent
+    if not isinstance(exponent, int) or not isinstance(wanted, int) or exponent <= wanted:
         return False  # `have` shows no fewer decimals than `want` has: no rounding happened
     plain = format(want.normalize(), "f")
     if len(plain) <= _SHOWN_WIDTH and len(want.normalize().as_tuple().digits) <= _EXCEL_DIGITS:
@@ -224,8 +229,13 @@ def lossy_rendering(cell: str, current: str | None, kind: str = "text") -> str |
     return None
 
 
-def _date_readings(text: str, *, shown: bool) -> list[tuple[int | None, int, int]]:
+@overload
+def _date_readings(text: str, *, shown: Literal[True]) -> list[tuple[int, int, int]]: ...
+@overload
+def _date_readings(text: str, *, shown: Literal[False]) -> list[tuple[int | None, int, int]]: ...
+def _date_readings(text: str, *, shown: bool) -> Sequence[tuple[int | None, int, int]]:
     """(year or None, month, day) readings of a date text; day/month order is ambiguous, so both."""
+    year: int | None
     if shown:
         iso = _DATE_ISO.fullmatch(text)
         if iso:
@@ -258,9 +268,9 @@ def _same_date(cell: str, current: str) -> bool:
 
 def _same_time(cell: str, current: str) -> bool:
     want, have = _TIME.fullmatch(current), _TIME.fullmatch(cell)
-    return bool(want and have) and [int(x or 0) for x in want.groups()] == [
-        int(x or 0) for x in have.groups()
-    ]
+    if want is None or have is None:
+        return False
+    return [int(x or 0) for x in want.groups()] == [int(x or 0) for x in have.groups()]
 
 
 def spreadsheet_rendering(cell: str, current: str) -> bool:
@@ -398,12 +408,12 @@ class _Sheet:
     def aligned(self, field_name: str) -> np.ndarray:
         """The current value of `field_name` per row (None for rows without a Billomat record)."""
         if field_name not in self.current.columns:  # Billomat returns every field: absent is ""
-            return np.where(self.known, "", None).astype(object)
+            return np.where(self.known, "", _NONE).astype(object)
         values = self.current[field_name].to_numpy(dtype=object)
         if self.in_order:  # a pulled sheet lists Billomat's records in Billomat's order
             return values
         # Position -1 (no record) picks the None appended at the end.
-        return np.append(values, None)[self.pos]
+        return np.append(values, _NONE)[self.pos]
 
     @property
     def in_order(self) -> bool:
@@ -626,15 +636,16 @@ class _Reader:
 
     # -- problems -------------------------------------------------------------------------------
 
-    def error(self, sheet: _Sheet, i: int, column: str | None, message: str) -> None:
+    # `i` is a row position: an int, or the numpy integer np.flatnonzero yields.
+    def error(self, sheet: _Sheet, i: int | np.integer, column: str | None, message: str) -> None:
         sheet.bad[i] = True
         self.problems.append(
-            RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error", sheet.file, sheet.label(i))
+            RowProblem(sheet.sm.sheet, int(sheet.rows[i]), column, message, "error", sheet.file, sheet.label(int(i)))
         )
 
-    def warn(self, sheet: _Sheet, i: int | None, column: str | None, message: str) -> None:
+    def warn(self, sheet: _Sheet, i: int | np.integer | None, column: str | None, message: str) -> None:
         row = int(sheet.rows[i]) if i is not None else None
-        record = sheet.label(i) if i is not None else ""
+        record = sheet.label(int(i)) if i is not None else ""
         self.warnings.append(RowProblem(sheet.sm.sheet, row, column, message, "warning", sheet.file, record))
 
     def check_formulas(self, sheet: _Sheet) -> None:
@@ -794,7 +805,7 @@ class _Reader:
             return
         other = other.drop_duplicates("id")
         index = pd.Index(other["id"].to_numpy(dtype=object), dtype=object)
-        shown = np.append(other[col.field].to_numpy(dtype=object), None)  # position -1 → None
+        shown = np.append(other[col.field].to_numpy(dtype=object), _NONE)  # position -1 → None
 
         def looked_up(client_ids: np.ndarray) -> np.ndarray:
             return shown[index.get_indexer(pd.Index(client_ids, dtype=object))]
@@ -803,8 +814,7 @@ class _Reader:
         linked = sheet.aligned("client_id")
         before = looked_up(linked)
         after = sheet.fields.get("client_id")
-        moved = after is not None and bool((after != linked).any())
-        now = looked_up(after) if moved else before
+        now = looked_up(after) if after is not None and bool((after != linked).any()) else before
         for i in np.flatnonzero(sheet.known & (values != before) & (values != now)):
             value = values[i]
             expected = [v for v in (before[i], now[i]) if isinstance(v, str)]
@@ -813,8 +823,8 @@ class _Reader:
                 for v in expected
             ):
                 continue
-            shown = f" (Billomat has {expected[0]!r})" if expected else ""
-            self.warn(sheet, i, col.header, f"{col.header} is read-only; the edit is ignored{shown}")
+            has = f" (Billomat has {expected[0]!r})" if expected else ""
+            self.warn(sheet, i, col.header, f"{col.header} is read-only; the edit is ignored{has}")
 
     # -- clients: property values and tags ------------------------------------------------------
 
@@ -885,7 +895,7 @@ class _Reader:
         sheet: _Sheet, pid: str, by_property: dict[str, tuple[np.ndarray, np.ndarray]]
     ) -> np.ndarray:
         """The current value per row; "" for a known client without a value row (that means the same)."""
-        out = np.where(sheet.known, "", None).astype(object)
+        out = np.where(sheet.known, "", _NONE).astype(object)
         if pid in by_property:
             positions, found = by_property[pid]
             out[positions] = found
@@ -946,13 +956,13 @@ class _Reader:
         if same.any() and groups:
             rows_same, keys_same = sheet.rows[same], sheet.keys[same]
             counts = np.array([len(groups.get(i, ())) for i in sheet.ids[same]], dtype=np.int64)
-            names = [name for i in sheet.ids[same] for name in groups.get(i, ())]
+            same_names = [name for i in sheet.ids[same] for name in groups.get(i, ())]
             parts.append(
                 _frame(
                     {
                         "_row": np.repeat(rows_same, counts),
                         "client_key": np.repeat(keys_same, counts),
-                        "name": np.array(names, dtype=object),
+                        "name": np.array(same_names, dtype=object),
                     }
                 )
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,12 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
     "client_property_values": ("id", "client_id", "client_property_id", "value"),
     "client_tags": ("client_id", "name"),
 }
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as dicts keyed by column name (`to_dict("records")`)."""
+    # pandas-stubs key the dicts by Hashable; billsync's frames are all named by str columns.
+    return cast("list[dict[str, Any]]", frame.to_dict("records"))
 
 
 def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ()) -> pd.DataFrame:

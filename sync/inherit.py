@@ -35,10 +35,13 @@ def client_values(contacts: pd.DataFrame, clients: pd.DataFrame, field: str) -> 
     values = _clean(_col(clients, field)[keep])
     if not len(contacts):
         return np.array([], dtype=object)
-    at = index.get_indexer(pd.Index(_col(contacts, "client_id"), dtype=object)) if len(index) else None
-    if at is None:
-        return np.full(len(contacts), None, dtype=object)
-    return np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else None, None)
+    out = np.full(len(contacts), None, dtype=object)
+    if not len(index):
+        return out
+    at = index.get_indexer(pd.Index(_col(contacts, "client_id"), dtype=object))
+    found = at >= 0
+    out[found] = values[at[found]]
+    return out
 
 
 def keep_unedited(

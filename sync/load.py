@@ -34,10 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sync.clients.billomat import Billomat, Model
+from sync.clients.billomat import Billomat, Client, Contact, Model
 from sync.desired import NEW_KEY
 from sync.errors import EXIT_FATAL, BillsyncError, NotFoundError, RejectedError
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, frame_records
 from sync.journal import CREATING_ACTIONS, Entry, Journal
 from sync.plan import Change, Plan
 
@@ -147,17 +147,17 @@ def apply_plan(
             chained(method, path, status, seconds)
 
     transport.on_request = count
-    current: Change | None = None
+    running: Change | None = None  # the change under way, for LoadStopped
     try:
         for number, change in enumerate(plan.changes, start=1):
-            current = change
+            running = change
             result = loader.apply(change)
             loader.results.append(result)
-            current = None
+            running = None
             if on_progress is not None:
                 on_progress(number, total, result)
     except Exception as exc:
-        raise LoadStopped(exc, loader.report(), current, total) from exc
+        raise LoadStopped(exc, loader.report(), running, total) from exc
     finally:
         transport.on_request = chained
     return loader.report()
@@ -366,6 +366,7 @@ class _Loader:
 
     def _find(self, change: Change, marker: str, client_id: str) -> dict[str, str] | None:
         """The record carrying `marker` in its customfield (the newest, should there be several)."""
+        models: list[Client] | list[Contact]
         if change.resource == "clients":
             # billomat-api.md §4.6: GET /clients?customfield=…; exact match checked here (UNCONFIRMED).
             models = self.bm.clients.where(customfield=marker)
@@ -588,7 +589,7 @@ def before_delete(current: AccountFrames, resource: str, record_id: str) -> dict
         if column not in frame.columns:
             return []
         hits = frame[frame[column] == record_id]
-        return [{k: v for k, v in r.items() if isinstance(v, str)} for r in hits.to_dict("records")]
+        return [{str(k): v for k, v in r.items() if isinstance(v, str)} for r in hits.to_dict("records")]
 
     found = rows(resource, "id")
     out: dict[str, Any] = {"record": found[0] if found else {}}
@@ -639,7 +640,7 @@ def rebase(current: AccountFrames, report: LoadReport) -> AccountFrames:
     Billomat answered with are taken as they are (contacts filled from their client, derived numbers).
     """
     records = {
-        name: [dict(r) for r in current.frame(name).to_dict("records")]
+        name: [dict(r) for r in frame_records(current.frame(name))]
         for name in ("clients", "contacts", "client_properties", "client_property_values", "client_tags")
     }
     for result in report.results:

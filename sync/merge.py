@@ -460,7 +460,7 @@ class _Merger:
             if key and key in index:
                 hit = index.get_loc(key)
                 if isinstance(hit, int | np.integer):
-                    return {k: v for k, v in frame.iloc[int(hit)].items() if isinstance(v, str)}
+                    return {str(k): v for k, v in frame.iloc[int(hit)].items() if isinstance(v, str)}
         wf = self.W[resource]
         # Built once per resource: a first sync may list thousands of conflicts over 100k rows.
         cached = self._w_rows.get(resource)
@@ -468,7 +468,7 @@ class _Merger:
             cached = self._w_rows[resource] = (wf, {k: i for i, k in reversed(list(enumerate(_col(wf, "_key"))))})
         at = cached[1].get(key) if key else None
         if at is not None:
-            return {k: v for k, v in wf.iloc[at].items() if isinstance(v, str)}
+            return {str(k): v for k, v in wf.iloc[at].items() if isinstance(v, str)}
         return {}
 
     def record_label(self, resource: str, key: str, billomat_id: str = "") -> str:
@@ -511,20 +511,16 @@ class _Merger:
             self.record_fates(contacts, "contacts", clients)
 
         desired = self.desired
-        out = {
-            "clients": desired.clients,
-            "contacts": desired.contacts,
-            "property_values": desired.property_values,
-            "tags": desired.tags,
-        }
+        client_rows, contact_rows = desired.clients, desired.contacts
+        value_rows, tag_rows = desired.property_values, desired.tags
         if clients is not None:
-            out["clients"] = self.merge_cells(clients, client_cells, "clients")
+            client_rows = self.merge_cells(clients, client_cells, "clients")
             if values is not None:
-                out["property_values"] = self.merge_values(clients, values)
+                value_rows = self.merge_values(clients, values)
             if tags is not None:
-                out["tags"] = self.merge_tags(clients, tags)
+                tag_rows = self.merge_tags(clients, tags)
         if contacts is not None:
-            out["contacts"] = self.merge_cells(contacts, contact_cells, "contacts", clients)
+            contact_rows = self.merge_cells(contacts, contact_cells, "contacts", clients)
         appended: dict[str, tuple[str, ...]] = {}
         for resource, u in (("clients", clients), ("contacts", contacts)):
             if u is None:
@@ -536,7 +532,10 @@ class _Merger:
             appended[resource] = tuple(u.keys[u.fate == APPEND].tolist())
         to_billomat = replace(
             desired,
-            **out,
+            clients=client_rows,
+            contacts=contact_rows,
+            property_values=value_rows,
+            tags=tag_rows,
             left_out={r: frozenset(keys) for r, keys in self.left_out.items()},
         )
         updates = [u for u in (_records_frame(self.updates, UPDATE_COLUMNS), *self.update_parts) if len(u)]
@@ -596,11 +595,11 @@ class _Merger:
             return
         c_rows = np.flatnonzero(created)
         identities: dict[tuple[str, str, str], int] = {}
-        for i in c_rows:
+        for i in c_rows.tolist():
             for ident in _identities(resource, cf, i, link="client_id"):
                 identities.setdefault(ident, i)
         taken: set[int] = set()
-        for j in np.flatnonzero(new):
+        for j in np.flatnonzero(new).tolist():
             hit = next(
                 (
                     identities[ident]
@@ -998,7 +997,7 @@ class _Merger:
         if base_less.size:
             w_names = _groups(w_at, t["w_names"], t["w_ok"], base_less)
             c_names = _groups(c_at, t["c_names"], t["c_ok"], base_less)
-            for i in base_less:
+            for i in base_less.tolist():
                 key = u.keys[i]
                 side = self.side("client_tags", key, TAGS_FIELD, u.side[i])
                 w_cell, c_cell = self.tags_cell(w_names.get(i, [])), self.tags_cell(c_names.get(i, []))
@@ -1049,7 +1048,7 @@ class _Merger:
                 c_at[keep_c], t["c_names"][keep_c], np.ones(int(keep_c.sum()), dtype=bool), changed
             ).items():
                 new.setdefault(i, []).extend(names)
-            for i in changed:
+            for i in changed.tolist():
                 old_cell, new_cell = self.tags_cell(old.get(i, [])), self.tags_cell(new.get(i, []))
                 if old_cell != new_cell:
                     self.update("client_tags", u.rows[i], u.keys[i], header, TAGS_FIELD, old_cell, new_cell)
@@ -1167,7 +1166,7 @@ class _Merger:
                     self.holds.append(Hold(resource, key))
         removed = u.fate == REMOVE
         after_delete = np.full(len(u.keys), "", dtype=object)
-        if resource == "contacts" and owner is not None:
+        if resource == "contacts" and owner is not None and client is not None:
             # Contact rows left behind when their client's row was deleted: Billomat deletes them with it.
             orphans = in_w & in_c & (owner == DELETE)
             removed |= orphans
@@ -1473,8 +1472,8 @@ def _differs(
     return out
 
 
-def _at(values: np.ndarray, positions: np.ndarray, default: object) -> np.ndarray:
-    """values[positions], `default` where the position is -1."""
+def _at(values: np.ndarray, positions: np.ndarray, default: bool | int) -> np.ndarray:
+    """values[positions], `default` (False for a mask, NONE for fates) where the position is -1."""
     if not len(positions):
         return np.array([], dtype=values.dtype)
     if not len(values):
@@ -1579,7 +1578,9 @@ def _lookup_values(values: pd.DataFrame, index: pd.Index, at: np.ndarray, pids: 
     v_keys = pd.Index(v_at * n + codes[: len(v_pids)], dtype=np.int64)
     keep = (v_at >= 0) & ~v_keys.duplicated(keep="last")
     found = _clean(_col(values, "value")[keep])
-    hit = pd.Index(v_keys[keep], dtype=np.int64).get_indexer(at * n + codes[len(v_pids) :])
+    # get_indexer makes an Index of its argument anyway; made here, as pandas-stubs asks.
+    wanted = pd.Index(at * n + codes[len(v_pids) :], dtype=np.int64)
+    hit = pd.Index(v_keys[keep], dtype=np.int64).get_indexer(wanted)
     hit[at < 0] = -1
     return np.where(hit >= 0, found[np.maximum(hit, 0)] if len(found) else "", "").astype(object)
 

@@ -28,7 +28,7 @@ from sync.errors import (
     RetryableError,
     StateError,
 )
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, frame_records
 from sync.journal import Journal, new_run_id
 from sync.plan import Change
 from sync.snapbill_mapping import SnapBillMapping, fill_template, split_emails
@@ -206,19 +206,19 @@ class Sources:
 
 def sources_from_frames(frames: AccountFrames) -> Sources:
     """Join clients with their property values (as `property:<name>`), tags and contacts."""
-    names = {p["id"]: p["name"] for p in frames.client_properties.to_dict("records")}
+    names = {p["id"]: p["name"] for p in frame_records(frames.client_properties)}
     values: dict[str, dict[str, str]] = {}
-    for row in frames.client_property_values.to_dict("records"):
+    for row in frame_records(frames.client_property_values):
         name = names.get(row.get("client_property_id", ""))
         if name is not None:
             values.setdefault(row["client_id"], {})[f"property:{name}"] = row.get("value", "")
     tags: dict[str, list[str]] = {}
-    for row in frames.client_tags.to_dict("records"):
+    for row in frame_records(frames.client_tags):
         tags.setdefault(row["client_id"], []).append(row["name"])
     contacts: dict[str, list[dict[str, str]]] = {}
-    for row in frames.contacts.to_dict("records"):
+    for row in frame_records(frames.contacts):
         contacts.setdefault(row["client_id"], []).append(row)
-    clients = [{**values.get(c["id"], {}), **c} for c in frames.clients.to_dict("records")]
+    clients = [{**values.get(c["id"], {}), **c} for c in frame_records(frames.clients)]
     return Sources(clients, tags, contacts, frozenset(names.values()))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping as AnyMapping
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -120,7 +121,7 @@ def write_migration_report(result: MigrationResult, path: Path, names: AnyMappin
         workbook.close()
 
 
-def _fit_height(sheet, r: int, values: tuple[str, ...]) -> None:  # noqa: ANN001
+def _fit_height(sheet: Any, r: int, values: tuple[str, ...]) -> None:
     """A row tall enough for its longest multi-line cell (Excel does not grow a row xlsxwriter wrote)."""
     lines = max(v.count("\n") + 1 for v in values)
     if lines > 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -154,7 +155,9 @@ def write_change_report(plan: Plan, mapping: Mapping, path: Path) -> None:
         workbook.close()
 
 
-def _write_cells(sheet, r: int, values: list[str | int | None], style, styles: dict | None = None) -> None:  # noqa: ANN001
+def _write_cells(
+    sheet: Any, r: int, values: list[str | int | None], style: Any, styles: dict[int, Any] | None = None
+) -> None:
     """One report row: numbers as numbers, text as text (never a formula), markers left out, tall enough."""
     lines = 1
     for c, value in enumerate(values):
@@ -182,7 +185,7 @@ def _record(change: Change) -> str:
     return ""
 
 
-def _report_sheet(workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,  # noqa: ANN001
+def _report_sheet(workbook: xlsxwriter.Workbook, name: str, changes: Iterable[Change], mapping: Mapping, fmt: dict,
                   *, kind: str | None, reasons: list[str] | None = None) -> None:
     sheet = workbook.add_worksheet(name)
     headers = ["Blatt", "Zeile", "Schlüssel", "Datensatz", "Was", "Feld", "Vorher", "Nachher"]

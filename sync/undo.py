@@ -318,7 +318,7 @@ def _fields(entry: Entry) -> dict[str, tuple[str, str]]:
 def _by_id(frame: pd.DataFrame) -> dict[str, dict[str, str]]:
     if "id" not in frame.columns:
         return {}
-    return {str(r["id"]): {k: v for k, v in r.items() if isinstance(v, str)} for r in frame.to_dict("records")}
+    return {str(r["id"]): {str(k): v for k, v in r.items() if isinstance(v, str)} for r in frame.to_dict("records")}
 
 
 def _col(frame: pd.DataFrame, column: str) -> list[str]:

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from posixpath import dirname, relpath
 from posixpath import join as posix_join
-from typing import Literal
+from typing import Literal, cast
 from xml.sax.saxutils import escape, unescape
 
 import numpy as np
@@ -473,7 +473,7 @@ class _Planner:
 
     def updates(self, updates: pd.DataFrame) -> None:
         for i, u in enumerate(updates.itertuples(index=False)):
-            sheet, row, header, fld = str(u.sheet), int(u.row), str(u.header), str(u.field)
+            sheet, row, header, fld = str(u.sheet), int(cast(int, u.row)), str(u.header), str(u.field)
             old, new = str(u.old), str(u.new)
             sm = self.mapping.sheet_named(sheet)
             where = f"sheet {sheet!r}, row {row}, column {header!r}"
@@ -516,7 +516,7 @@ class _Planner:
     ) -> None:
         done = {str(i) for i in deleted_ids or ()}
         for i, r in enumerate(removals.itertuples(index=False)):
-            sheet, row, key = str(r.sheet), int(r.row), str(r.key)
+            sheet, row, key = str(r.sheet), int(cast(int, r.row)), str(r.key)
             after = str(r.after_delete or "")
             if after and after not in done:
                 self.deferred += 1
@@ -986,16 +986,16 @@ class _XlsxTarget:
             existing = next((n for n in parts if n.casefold() == own.name.casefold()), None)
             if not own.rows and existing is None:
                 continue
-            xml = _owned_xml(own, styles)
+            owned_xml = _owned_xml(own, styles)
             if existing is not None:
                 part = parts[existing]
-                if zf.read(part) != xml:
-                    patched[part] = xml
+                if zf.read(part) != owned_xml:
+                    patched[part] = owned_xml
             else:
                 part, workbook, rels, types = _add_sheet(
                     zf, workbook_part, workbook, names | set(added), own.name, patched
                 )
-                added[part] = xml
+                added[part] = owned_xml
                 patched[rels[0]] = rels[1]
                 patched[types[0]] = types[1]
         if values_changed and _has_formulas(zf, parts.values()):
@@ -1145,14 +1145,14 @@ def _patch_sheet(
     # The styles of the rows cells copy theirs from (the row above the appends; the header row).
     source_styles: dict[int, tuple[dict[int, str | None], str | None]] = {}
     for number in sources:
-        span = rows.get(number)
+        source = rows.get(number)
         cells: dict[int, str | None] = {}
         row_style = None
-        if span is not None:
-            for col, _, _, attrs in row_cells(xml[span.body_start : span.body_end], number, path, sheet):
+        if source is not None:
+            for col, _, _, attrs in row_cells(xml[source.body_start : source.body_end], number, path, sheet):
                 cells[col] = attrs.get("s")
-            if span.attrs.get("customFormat") in ("1", "true"):
-                row_style = span.attrs.get("s")
+            if source.attrs.get("customFormat") in ("1", "true"):
+                row_style = source.attrs.get("s")
         source_styles[number] = (cells, row_style)
 
     def style_of(edit: _Edit, own: str | None, col: int) -> str | None:
@@ -1174,8 +1174,8 @@ def _patch_sheet(
     sorted_order = sorted(order)
     for number in sorted(by_row):
         edits = by_row[number]
-        span = rows.get(number)
-        if span is None:
+        found = rows.get(number)
+        if found is None:
             cells_xml = "".join(
                 _cell_xml(prefix, f"{_letters(c)}{number}", style_of(e, column_styles.get(c), c), e.value)
                 for c, e in sorted(edits.items())
@@ -1183,7 +1183,7 @@ def _patch_sheet(
             at = next((rows[n].start for n in sorted_order if n > number), data_end)
             spans.append((at, at, f'<{prefix}row r="{number}">{cells_xml}</{prefix}row>'))
             continue
-        body = xml[span.body_start : span.body_end]
+        body = xml[found.body_start : found.body_end]
         existing = {col: (start, end, attrs) for col, start, end, attrs in row_cells(body, number, path, sheet)}
         pieces: list[tuple[int, int, str]] = []
         inserted = False
@@ -1194,7 +1194,7 @@ def _patch_sheet(
                 own = attrs.get("s")
                 pieces.append((start, end, _cell_xml(prefix, ref, style_of(edit, own, col), edit.value)))
             else:
-                row_style = span.attrs.get("s") if span.attrs.get("customFormat") in ("1", "true") else None
+                row_style = found.attrs.get("s") if found.attrs.get("customFormat") in ("1", "true") else None
                 own = row_style if row_style is not None else column_styles.get(col)
                 position = next((existing[c][0] for c in sorted(existing) if c > col), len(body))
                 pieces.append(
@@ -1203,14 +1203,14 @@ def _patch_sheet(
                 inserted = True
         for start, end, replacement in sorted(pieces, key=lambda e: (e[0], e[1]), reverse=True):
             body = body[:start] + replacement + body[end:]
-        tag = span.tag
-        if inserted and "spans" in span.attrs:
+        tag = found.tag
+        if inserted and "spans" in found.attrs:
             tag = re.sub(r"\s+spans\s*=\s*(\"[^\"]*\"|'[^']*')", "", tag)
-        if span.empty:
+        if found.empty:
             tag = tag[:-2].rstrip() + ">"
-        p = _ROW.match(span.tag)
+        p = _ROW.match(found.tag)
         closing = f"</{p.group('p') if p else prefix}row>"
-        spans.append((span.start, span.end, tag + body + closing))
+        spans.append((found.start, found.end, tag + body + closing))
     pieces_out, position = [], 0
     for start, end, replacement in sorted(spans, key=lambda s: (s[0], s[1])):
         pieces_out += [xml[position:start], replacement]

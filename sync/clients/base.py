@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -63,6 +63,14 @@ class ConnectFailedError(NetworkError):
 
 class TruncatedBodyError(ProtocolError):
     """A 2xx answer whose body is not valid JSON (most often a connection cut mid-body)."""
+
+
+class _Call(TypedDict):
+    """The call an ApiError names: its keyword arguments, so that mypy checks `**where` against them."""
+
+    method: str
+    path: str
+    status: int
 
 
 class Transport:
@@ -259,7 +267,7 @@ class Transport:
         self, response: requests.Response, method: str, call: str, expect: int | None
     ) -> dict[str, Any] | None:
         status = response.status_code
-        where = {"method": method, "path": _path_of(call), "status": status}
+        where: _Call = {"method": method, "path": _path_of(call), "status": status}
         if 200 <= status < 300:
             if expect is not None and status != expect:
                 log.warning("%s answered HTTP %d, expected %d", call, status, expect)

@@ -6,7 +6,7 @@ import builtins
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, repeat
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import requests
 
@@ -101,7 +101,8 @@ def _raw_record_key(record: Mapping[str, Any]) -> str:
 def _text_ids(records: builtins.list[dict[str, Any]]) -> builtins.list[str] | None:
     """Every record's id when each is a non-empty str (the usual page), else None."""
     ids = builtins.list(map(dict.get, records, repeat("id")))
-    return ids if _STR_ONLY.issuperset(map(type, ids)) and all(ids) else None
+    # The test just made proves every id a non-empty str, which mypy cannot follow through map(type, ...).
+    return cast("builtins.list[str]", ids) if _STR_ONLY.issuperset(map(type, ids)) and all(ids) else None
 
 
 def _record_keys(records: builtins.list[dict[str, str]]) -> builtins.list[str]:
@@ -360,7 +361,8 @@ class Resource(Generic[M]):
             return None
 
         def check() -> dict[str, Any] | None:
-            query = {name: payload[field] for name, field in filters.items()}
+            # Any: **query fills only filter keywords, never list()'s page/per_page ints.
+            query: dict[str, Any] = {name: payload[field] for name, field in filters.items()}
             hits = [
                 m for m in self.list(**query) if all(m.data.get(f, "") == payload.get(f, "") for f in match)
             ]
@@ -518,7 +520,9 @@ class Contacts(Resource[Contact]):
         # answer tells; False after a refusal, True once such a listing returned contacts.
         self.bulk_listing: bool | None = None
 
-    def bulk_or_per_client(self, bulk: Callable[[], R], empty: Callable[[R], bool]) -> tuple[R | None, str]:
+    def bulk_or_per_client(
+        self, bulk: Callable[[], R], empty: Callable[[R], bool]
+    ) -> tuple[R, str] | tuple[None, str]:
         """(`bulk()`, "") if the account lists contacts without client_id; else (None, why to read per client).
 
         billomat-api.md §4.2: the docs make client_id mandatory, yet a later doc shows an unfiltered

@@ -662,7 +662,8 @@ def encode_form(params: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _object_of(body: Mapping[str, Any] | None, cls: str) -> dict[str, Any] | None:
     if not body:
         return None
-    key = body.get("class") if isinstance(body.get("class"), str) else cls
+    named = body.get("class")
+    key = named if isinstance(named, str) else cls
     for name in (key, cls):
         if isinstance(body.get(name), dict):
             return dict(body[name])

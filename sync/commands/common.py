@@ -106,7 +106,9 @@ def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
         if result.record is None and result.status == "done" and change.action == "create" and result.record_id:
             if change.resource not in frames:
                 frame = current.frame(change.resource)
-                frames[change.resource] = {str(r.get("id", "")): r for r in frame.to_dict("records")}
+                frames[change.resource] = {
+                    str(r.get("id", "")): {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
+                }
             record = frames[change.resource].get(result.record_id)
             if record is not None:
                 result = replace(result, record={k: v for k, v in record.items() if isinstance(v, str)})

@@ -12,7 +12,7 @@ from sync.shipped import shipped
 
 if TYPE_CHECKING:
     from sync.cli import Context
-    from sync.emulator import Account, SnapBillAccount
+    from sync.emulator import Account, Emulator, SnapBillAccount
 
 HELP = "Serve the built-in emulator of Billomat and SnapBill on 127.0.0.1, for trying mappings safely."
 DEFAULT_KEY = "emulator-key"
@@ -58,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_emulator(  # noqa: ANN201
+def build_emulator(
     args: argparse.Namespace, api_key: str, snapbill_password: str = DEFAULT_SNAPBILL_PASSWORD,
     billomat_id: str = DEFAULT_ACCOUNT,
-):
+) -> Emulator:
     """An Emulator configured from the command-line arguments."""
     from sync.emulator import (
         Emulator,

@@ -147,8 +147,8 @@ def prepare(ctx: Context, sheet_path: Path) -> Prepared:
         ctx.reporter.warn(problem)
     for warning in plan.warnings:
         ctx.reporter.warn(str(warning))
-    for problem in plan.problems:
-        ctx.reporter.warn(f"left out: {problem}")
+    for left_out in plan.problems:
+        ctx.reporter.warn(f"left out: {left_out}")
     return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base, merge, parked)
 
 

@@ -134,7 +134,7 @@ def run(ctx: Context) -> int:
             merge=prepared.merge,
             guard=prepared.guard,
         )
-    done = {r.change.resource: {} for r in report.results if r.status == "done"}
+    done: dict[str, dict[str, int]] = {r.change.resource: {} for r in report.results if r.status == "done"}
     for result in report.results:
         if result.status == "done":
             per = done[result.change.resource]

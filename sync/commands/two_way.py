@@ -22,8 +22,8 @@ from sync.inherit import keep_unedited
 from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.mapping import Mapping
-from sync.merge import Merge, merge_account, reading_frames
-from sync.plan import build_plan
+from sync.merge import Merge, WorkbookChanges, merge_account, reading_frames
+from sync.plan import Plan, build_plan
 from sync.report import conflict_line, counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
@@ -118,8 +118,8 @@ def run(ctx: Context) -> int:
         ctx.reporter.activity(None)
         for warning in plan.warnings:
             ctx.reporter.warn(str(warning))
-        for problem in plan.problems:
-            ctx.reporter.warn(f"left out: {problem}")
+        for left_out in plan.problems:
+            ctx.reporter.warn(f"left out: {left_out}")
         _show(ctx, merge, plan, mapping)
         if ctx.args.dry_run:
             ctx.reporter.summary(_summary(ctx, merge, plan, None, reads, dry_run=True, parked=parked))
@@ -240,7 +240,7 @@ def _without_landed_creates(
     return AccountFrames(**{name: frame.reset_index(drop=True) for name, frame in frames.items()})
 
 
-def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
+def _show(ctx: Context, merge: Merge, plan: Plan, mapping: Mapping) -> None:
     say = ctx.reporter.info
     say(f"To Billomat: {counts_text(plan.counts())}")
     for line in plan_lines(plan, mapping, limit=100, held=False):
@@ -264,10 +264,17 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
         ctx.reporter.notice(conflict_line(conflict))
 
 
-def _write_workbook(  # noqa: ANN202
-    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base, guard,  # noqa: ANN001
+def _write_workbook(
+    ctx: Context,
+    sheet_path: Path,
+    mapping: Mapping,
+    merge: Merge,
+    report: LoadReport,
+    current: AccountFrames,
+    base: AccountFrames | None,
+    guard: WorkbookGuard,
     loeschungen: OwnedSheet,
-):
+) -> tuple[WorkbookChanges | None, bool]:
     """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
 
     Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
@@ -294,10 +301,10 @@ def _write_workbook(  # noqa: ANN202
     return result.unwritten, result.written or bool(ids and ids.written)
 
 
-def _summary(  # noqa: ANN202
-    ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool,  # noqa: ANN001
+def _summary(
+    ctx: Context, merge: Merge, plan: Plan, report: LoadReport | None, reads: int, *, dry_run: bool,
     parked: parking.Parked,
-):
+) -> str:
     workbook = merge.to_workbook.counts()
     to_billomat = counts_text(plan.counts(), past=not dry_run)
     writes = report.requests if report is not None else 0

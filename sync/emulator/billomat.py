@@ -365,7 +365,8 @@ class BillomatApi:
             # billomat-api.md §4.2: client_id is mandatory per the docs; the real answer is UNCONFIRMED.
             if self.config.contacts_bulk == "refuse":
                 raise ApiError(400, "client_id is required")
-            ids, table = [], {}
+            ids: list[str] = []
+            table: dict[str, Record] = {}
         else:
             ids, table = self.state.query(res.table, filters, order)
         total = len(ids)

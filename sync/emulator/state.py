@@ -72,6 +72,29 @@ def _collate(value: str) -> str:
     return value.translate(_COLLATE).casefold()
 
 
+def _field_order(rows: Mapping[str, Record], field: str, key: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A sort key for record ids: `key` of the record's `field`."""
+    return lambda i: key(rows[i].get(field, ""))
+
+
+# Filter predicates: factories rather than lambdas with default arguments, so that each binds the loop's
+# current values and mypy can see the types.
+def _equals(field: str, value: str) -> Callable[[Record], bool]:
+    return lambda r: r[field] == value
+
+
+def _contains(field: str, needle: str) -> Callable[[Record], bool]:
+    return lambda r: needle in r[field].casefold()
+
+
+def _id_in(ids: set[str]) -> Callable[[Record], bool]:
+    return lambda r: r["id"] in ids
+
+
+def _id_in_or_not_in(ids: set[str], rows: set[str]) -> Callable[[Record], bool]:
+    return lambda r: r["id"] in ids or r["id"] not in rows
+
+
 def _sort_key(field: str) -> Callable[[str], Any]:
     if field in ("id", "client_id", "client_property_id"):
         return int  # ids are always digits
@@ -676,7 +699,7 @@ class BillomatState:
                 ids.sort(key=int, reverse=desc)  # the id is the key itself; always digits
                 continue
             keyf = _sort_key(name)
-            ids.sort(key=lambda i, n=name, k=keyf: k(shown[i].get(n, "")), reverse=desc)
+            ids.sort(key=_field_order(shown, name, keyf), reverse=desc)
         if "client_id" not in filters:  # per-client lookups use an index and are cheap; don't cache them
             self._cache[key] = ids
             if len(self._cache) > _CACHE_SIZE:
@@ -697,7 +720,7 @@ class BillomatState:
         if resource == "client_property_values":
             for name in ("client_property_id", "value"):
                 if name in filters:
-                    preds.append(lambda r, n=name, v=filters[name]: r[n] == v)
+                    preds.append(_equals(name, filters[name]))
         if not preds:
             return ids
         if len(preds) == 1:
@@ -711,9 +734,9 @@ class BillomatState:
             if name in ("name", "first_name", "last_name", "note"):
                 # billomat-api.md §3: `name` is a case-insensitive substring match (others: same, our choice)
                 needle = value.casefold()
-                preds.append(lambda r, n=name, s=needle: s in r[n].casefold())
+                preds.append(_contains(name, needle))
             elif name in ("client_number", "email", "country_code", "customfield", "archived"):
-                preds.append(lambda r, n=name, v=value: r[n] == v)  # exact match (UNCONFIRMED)
+                preds.append(_equals(name, value))  # exact match (UNCONFIRMED)
             elif name == "tags":
                 # billomat-api.md §4.5: ?tags=a,b -- a client matches when it has ALL the given tags.
                 wanted = {t.strip() for t in value.split(",") if t.strip()}
@@ -723,7 +746,7 @@ class BillomatState:
                         holders[tag["name"]].add(tag["client_id"])
                 allowed = set.intersection(*holders.values()) if holders else None
                 if allowed is not None:
-                    preds.append(lambda r, a=allowed: r["id"] in a)
+                    preds.append(_id_in(allowed))
             elif name.startswith("property") and name[8:].isdigit():
                 # billomat-api.md §4.1: property{ID}=value; a client without a value row counts as "".
                 pid, with_value, with_row = name[8:], set[str](), set[str]()
@@ -733,9 +756,9 @@ class BillomatState:
                         if pv["value"] == value:
                             with_value.add(pv["client_id"])
                 if value == "":
-                    preds.append(lambda r, v=with_value, w=with_row: r["id"] in v or r["id"] not in w)
+                    preds.append(_id_in_or_not_in(with_value, with_row))
                 else:
-                    preds.append(lambda r, v=with_value: r["id"] in v)
+                    preds.append(_id_in(with_value))
         if not self.config.list_includes_archived and "archived" not in filters:
             preds.append(lambda r: r["archived"] != "1")
         return preds
