@@ -30,14 +30,16 @@ def test_one_row_per_client_with_both_ids_status_changes_and_what_is_not_held(tm
     assert book.sheetnames == ["Migration", "Nicht übernommen"]
     table = rows(book["Migration"])
     assert tuple(table[0]) == HEADERS
-    assert table[1] == ["1001", "77", "KD00042", "Müller & Söhne GmbH", "created",
-                        "company: '' → 'Müller & Söhne GmbH'", "tag: A-Kunde\nfield note: =SUMME(A1:A3)", ""]  # fmt: skip
-    assert table[2][:5] == ["1002", "78", "00042", "+49 Service", "unchanged"]
-    assert table[3][4:] == ["failed", "", "", "SnapBill refused the client: company is required"]
+    # German for the accountants (issue 11): statuses and what is not held; without the mappings'
+    # headers (names=None) a field keeps its API name.
+    assert table[1] == ["1001", "77", "KD00042", "Müller & Söhne GmbH", "angelegt",
+                        "company: '' → 'Müller & Söhne GmbH'", "Schlagwort: A-Kunde\nFeld note: =SUMME(A1:A3)", ""]  # fmt: skip
+    assert table[2][:5] == ["1002", "78", "00042", "+49 Service", "unverändert"]
+    assert table[3][4:] == ["fehlgeschlagen", "", "", "SnapBill refused the client: company is required"]
     assert rows(book["Nicht übernommen"]) == [
         ["Billomat-ID", "Kundennummer", "Was", "Wert"],
-        ["1001", "KD00042", "tag", "A-Kunde"],
-        ["1001", "KD00042", "field note", "=SUMME(A1:A3)"],
+        ["1001", "KD00042", "Schlagwort", "A-Kunde"],
+        ["1001", "KD00042", "Feld note", "=SUMME(A1:A3)"],
     ]
 
 
@@ -56,7 +58,7 @@ def test_status_cells_are_coloured_and_a_dry_run_says_so(tmp_path: Path) -> None
     write_migration_report(MigrationResult(RESULTS, dry_run=True), path)
     sheet = openpyxl.load_workbook(path)["Migration"]
     assert [sheet.cell(row=r, column=5).value for r in (2, 3, 4)] == [
-        "created (dry run)", "unchanged (dry run)", "failed (dry run)"
+        "angelegt (Probelauf)", "unverändert (Probelauf)", "fehlgeschlagen (Probelauf)"
     ]
     fills = [sheet.cell(row=r, column=5).fill.fgColor.rgb for r in (2, 4)]
     assert fills == ["FFC6EFCE", "FFFFC7CE"]  # green created, red failed
