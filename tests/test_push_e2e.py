@@ -702,10 +702,6 @@ def push_until_done(emu: Emulator, book: Path, *extra: str, limit: int = 5) -> l
     raise AssertionError("push never finished: " + "\n---\n".join(r.text for r in results))
 
 
-# The tests of the shared oracles run on one xdist worker (--dist loadgroup): each oracle is pushed once.
-ORACLES = pytest.mark.xdist_group("push-oracles")
-
-
 @pytest.fixture(scope="module")
 def oracles(tmp_path_factory) -> Callable[[str], dict]:
     """Per reading of contact inheritance: the bulk edits pushed to a fault-free emulator, the state
@@ -740,7 +736,6 @@ def _oracle(tmp: Path, reading: str) -> dict:
     }
 
 
-@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("seed", "tag_post", "reading"),
@@ -820,7 +815,6 @@ def kill_at_write(emu: Emulator, k: int, when: str, pid: Callable[[], int]) -> l
     return hit
 
 
-@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("k", "when", "tag_post", "reading"),
@@ -892,7 +886,6 @@ def run_killed_push(emu: Emulator, book: Path, k: int, when: str, home: Path) ->
     return hit, out + err
 
 
-@ORACLES
 @pytest.mark.slow
 def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_nothing_twice(
     tmp_path, oracles
