@@ -470,10 +470,6 @@ def test_tags_of_a_new_client_are_added() -> None:
 # ------------------------------------------------------------------ round trips
 
 
-# The tests of the shared sample_frames run on one xdist worker (--dist loadgroup), so it is extracted once.
-SAMPLE_FRAMES = pytest.mark.xdist_group("diff-sample")
-
-
 @pytest.fixture(scope="module")
 def sample_frames() -> AccountFrames:
     """The hostile sample account as `billsync pull` extracts it from the emulator."""
@@ -486,13 +482,11 @@ def sample_frames() -> AccountFrames:
     return frames
 
 
-@SAMPLE_FRAMES
 def test_hostile_sample_account_round_trip_is_a_no_op(sample_frames: AccountFrames) -> None:
     result = diff(sample_frames, desired_from_account(sample_frames))
     assert result.is_empty, result.counts()
 
 
-@SAMPLE_FRAMES
 @pytest.mark.parametrize("suffix", [".xlsx", ""])
 def test_hostile_sample_account_through_the_workbook_is_a_no_op(
     sample_frames: AccountFrames, tmp_path: Path, suffix: str
@@ -504,7 +498,6 @@ def test_hostile_sample_account_through_the_workbook_is_a_no_op(
     assert result.is_empty, result.counts()
 
 
-@SAMPLE_FRAMES
 @pytest.mark.parametrize("suffix", [".xlsx", ""])
 def test_pull_then_plan_is_zero_operations_on_the_hostile_sample(
     sample_frames: AccountFrames, tmp_path: Path, suffix: str

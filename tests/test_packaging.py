@@ -15,8 +15,6 @@ from tests.e2e import REPO, billomat_env
 from tests.smoke_wheel import build_wheel
 
 SHIPPED = "sync/shipped"
-# Every test here shares the wheel: on one xdist worker (--dist loadgroup) it is built once, not twice.
-pytestmark = pytest.mark.xdist_group("wheel")
 
 
 @pytest.fixture(scope="session")

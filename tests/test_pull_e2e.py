@@ -31,8 +31,6 @@ from tests.e2e import (
 )
 
 pytestmark = pytest.mark.e2e
-# The tests of the shared pulled_sample run on one xdist worker (--dist loadgroup), so it is pulled once.
-PULLED_SAMPLE = pytest.mark.xdist_group("pulled-sample")
 
 MAPPING = load_mapping(REPO / "mappings" / "billomat.yaml")
 CLIENTS = MAPPING.sheets["clients"]
@@ -98,7 +96,6 @@ def _unescape(value: object) -> str:
     return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
 
 
-@PULLED_SAMPLE
 def test_pull_of_hostile_sample_reproduces_every_client_value_exactly(pulled_sample):
     tmp, emu, result, _ = pulled_sample
     assert result.code == 0, result.text
@@ -112,7 +109,6 @@ def test_pull_of_hostile_sample_reproduces_every_client_value_exactly(pulled_sam
             assert row[header] == value, f"client {row[key_header]}, column {header!r}"
 
 
-@PULLED_SAMPLE
 def test_pull_of_hostile_sample_reproduces_every_contact_value_exactly(pulled_sample):
     tmp, emu, _, _ = pulled_sample
     numbers = {c["id"]: c["client_number"] for c in emu.state.clients}
@@ -125,7 +121,6 @@ def test_pull_of_hostile_sample_reproduces_every_contact_value_exactly(pulled_sa
             assert row[column.header] == want, f"contact {contact['id']}, column {column.header!r}"
 
 
-@PULLED_SAMPLE
 def test_pulled_workbook_holds_no_formula_and_every_cell_is_text(pulled_sample):
     tmp, _, _, _ = pulled_sample
     wb = openpyxl.load_workbook(tmp / "kunden.xlsx")
@@ -136,7 +131,6 @@ def test_pulled_workbook_holds_no_formula_and_every_cell_is_text(pulled_sample):
                 assert cell.value is None or isinstance(cell.value, str), f"{ws.title}!{cell.coordinate}"
 
 
-@PULLED_SAMPLE
 def test_pulled_workbook_keeps_leading_zeros_and_hostile_text(pulled_sample):
     tmp, emu, _, _ = pulled_sample
     cells = {v for r in _xlsx_rows(tmp / "kunden.xlsx", CLIENTS.sheet) for v in r.values()}
@@ -147,7 +141,6 @@ def test_pulled_workbook_keeps_leading_zeros_and_hostile_text(pulled_sample):
             assert value in cells
 
 
-@PULLED_SAMPLE
 def test_csv_variant_opens_in_german_excel_and_reads_back_exactly(pulled_sample):
     tmp, emu, _, result = pulled_sample
     assert result.code == 0, result.text
@@ -164,7 +157,6 @@ def test_csv_variant_opens_in_german_excel_and_reads_back_exactly(pulled_sample)
         assert row == {h: expected[row[CLIENTS.key_column.header]].get(h, "") for h in row}
 
 
-@PULLED_SAMPLE
 def test_pull_records_the_base_snapshot(pulled_sample):
     tmp, emu, _, _ = pulled_sample
     from sync.state import StateDir
@@ -175,7 +167,6 @@ def test_pull_records_the_base_snapshot(pulled_sample):
     assert sorted(snapshot.frames.clients["id"]) == sorted(c["id"] for c in emu.state.clients)
 
 
-@PULLED_SAMPLE
 def test_api_key_never_appears_in_output_or_files_even_verbose(pulled_sample):
     tmp, _, xlsx, csv_result = pulled_sample
     assert "GET /clients" in xlsx.text, "-v shows the calls"

@@ -700,10 +700,6 @@ def push_until_done(emu: Emulator, book: Path, *extra: str, limit: int = 5) -> l
     raise AssertionError("push never finished: " + "\n---\n".join(r.text for r in results))
 
 
-# The tests of the shared oracles run on one xdist worker (--dist loadgroup): each oracle is pushed once.
-ORACLES = pytest.mark.xdist_group("push-oracles")
-
-
 @pytest.fixture(scope="module")
 def oracles(tmp_path_factory) -> Callable[[str], dict]:
     """Per reading of contact inheritance: the bulk edits pushed to a fault-free emulator, the state
@@ -738,7 +734,6 @@ def _oracle(tmp: Path, reading: str) -> dict:
     }
 
 
-@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("seed", "tag_post", "reading"),
@@ -787,7 +782,6 @@ def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracle
 # --------------------------------------------------------------------------------------------------
 
 
-@ORACLES
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("k", "when", "tag_post", "reading"),
@@ -841,7 +835,6 @@ def run_killed_push(emu: Emulator, book: Path, k: int, when: str, home: Path) ->
     return run_killed(emu, ["push", "--sheet", str(book), "--allow-deletes"], k, when, home)
 
 
-@ORACLES
 @pytest.mark.slow
 def test_a_killed_push_completed_from_a_copy_of_the_workbook_elsewhere_creates_nothing_twice(
     tmp_path, oracles
