@@ -16,7 +16,7 @@ from sync.snapbill_mapping import load_snapbill_mapping
 from sync.state import StateDir, state_dir_for
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Validate config, mappings, credentials (one cheap call) and, if given, the workbook. Writes nothing."
 

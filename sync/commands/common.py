@@ -19,8 +19,8 @@ from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
-    from sync.cli import Context
     from sync.progress import Reporter
+    from sync.runtime import Context
 
 # A wait longer than this is worth a line even in a quiet (cron) run: it explains a slow night.
 LONG_WAIT = 60.0

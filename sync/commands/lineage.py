@@ -21,7 +21,7 @@ from sync.state import StateDir
 from sync.workbook_guard import WorkbookGuard
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 
 @dataclass(frozen=True)

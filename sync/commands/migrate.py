@@ -17,7 +17,7 @@ from sync.snapbill_mapping import load_snapbill_mapping
 from sync.state import STATE_DIRNAME, StateDir
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Copy Billomat clients to SnapBill through mappings/snapbill.yaml; re-running creates nothing twice."
 MAPPING_FILE = MAPPINGS / "snapbill.yaml"

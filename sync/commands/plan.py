@@ -38,7 +38,7 @@ from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookGuard, lock_files
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Show what push would do: counts per resource and operation, and each change field by field."
 SHOWN_CHANGES = 200  # the terminal shows this many changes; --json and --report hold all of them

@@ -40,7 +40,7 @@ from sync.workbook_update import KONFLIKTE
 from sync.writeback import backup_path
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Page every client, contact, property value and tag out of Billomat and write the workbook."
 SHOWN_EDITS = 3  # edits named in the refusal; `billsync plan` lists all of them

@@ -33,7 +33,7 @@ from sync.state import StateDir, state_dir_for
 from sync.workbook_guard import WorkbookInUseError, check_not_open
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
 HELP = (

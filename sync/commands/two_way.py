@@ -30,7 +30,7 @@ from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_ope
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 NEXT_SYNC = (
     "the next sync writes Billomat's changes into the workbook and finds the records this run created by "
