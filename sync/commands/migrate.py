@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.clients.snapbill import SnapBill
-from sync.commands.common import billomat_client
 from sync.extract import extract_account
+from sync.jobs.common import billomat_client
 from sync.journal import Journal
 from sync.migrate import ID_MAP_FILE, IdMap, Migration, MigrationResult, plan_all, sources_from_frames
 from sync.migrate_report import write_migration_report

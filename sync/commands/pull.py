@@ -19,11 +19,11 @@ import python_calamine
 
 from sync import sheet
 from sync.atomic import atomic_copy
-from sync.commands.common import billomat_client, billomat_mapping
 from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.errors import EXIT_OK, WorkbookError
 from sync.extract import extract_account
+from sync.jobs.common import billomat_client, billomat_mapping
 from sync.mapping import Mapping, SheetMap
 from sync.origin import new_state_id, read_origin
 from sync.plan import build_plan
