@@ -103,3 +103,17 @@ def test_a_session_given_a_reporter_shows_progress_and_the_default_is_silent(emu
 def test_importing_the_jobs_does_not_import_the_cli():
     code = "import sys, sync.jobs; assert 'sync.cli' not in sys.modules and 'sync.commands' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_pull_from_python_writes_the_workbook_and_records_the_state(emu, tmp_path):  # noqa: F811
+    path = tmp_path / "kunden.xlsx"
+
+    result = jobs.pull(session(emu), path)
+
+    assert result.exit_code == 0 and result.out == path and result.kept is None
+    assert result.counts["clients"] == len(emu.state.table("clients")) and result.requests > 0
+    assert set(kunden(path)) == set(emu.state.table("clients"))
+    assert (tmp_path / ".billsync" / "states" / f"{result.state_id}.zip").is_file()
+    assert jobs.plan(session(emu), path).exit_code == 0  # in step with what it recorded
+    again = jobs.pull(session(emu), path)  # an unchanged workbook is replaced, the previous one kept
+    assert again.kept is not None and again.kept.is_file()

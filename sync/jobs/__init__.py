@@ -1,4 +1,4 @@
-"""The jobs as library calls: plan, push and sync return a `JobResult` with counts, conflicts and exit code.
+"""The jobs as library calls: pull returns a `PullResult`; plan, push and sync a `JobResult` with counts, conflicts and exit code.
 
     from pathlib import Path
     from sync.jobs import Options, Session, sync
@@ -12,8 +12,9 @@ A `Session` without a reporter is silent; the CLI (sync/commands/) passes its ow
 
 from sync.jobs.one_way import plan, push
 from sync.jobs.prepare import Options, Prepared
+from sync.jobs.pull_workbook import PullOptions, PullResult, pull
 from sync.jobs.result import JobResult
 from sync.jobs.two_way import sync
 from sync.runtime import Session, silent_reporter
 
-__all__ = ["JobResult", "Options", "Prepared", "Session", "plan", "push", "silent_reporter", "sync"]
+__all__ = ["JobResult", "Options", "Prepared", "PullOptions", "PullResult", "Session", "plan", "pull", "push", "silent_reporter", "sync"]
