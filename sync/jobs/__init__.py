@@ -1,4 +1,4 @@
-"""The jobs as library calls: pull returns a `PullResult`; plan, push and sync a `JobResult` with counts, conflicts and exit code.
+"""The jobs as library calls: pull returns a `PullResult`, migrate a `MigrationResult`; plan, push and sync a `JobResult` with counts, conflicts and exit code.
 
     from pathlib import Path
     from sync.jobs import Options, Session, sync
@@ -10,6 +10,7 @@
 A `Session` without a reporter is silent; the CLI (sync/commands/) passes its own and prints the result.
 """
 
+from sync.jobs.migration import MigrateOptions, migrate
 from sync.jobs.one_way import plan, push
 from sync.jobs.prepare import Options, Prepared
 from sync.jobs.pull_workbook import PullOptions, PullResult, pull
@@ -17,4 +18,4 @@ from sync.jobs.result import JobResult
 from sync.jobs.two_way import sync
 from sync.runtime import Session, silent_reporter
 
-__all__ = ["JobResult", "Options", "Prepared", "PullOptions", "PullResult", "Session", "plan", "pull", "push", "silent_reporter", "sync"]
+__all__ = ["JobResult", "MigrateOptions", "Options", "Prepared", "PullOptions", "PullResult", "Session", "migrate", "plan", "pull", "push", "silent_reporter", "sync"]
