@@ -25,7 +25,7 @@ from sync.jobs.common import billomat_client, billomat_mapping
 from sync.jobs.lineage import Base, workbook_base
 from sync.load import markers_in
 from sync.mapping import Mapping
-from sync.merge import Conflict, Merge, WorkbookChanges, merge_account, reading_frames
+from sync.merge import Conflict, Merge, Side, WorkbookChanges, merge_account, reading_frames
 from sync.plan import Plan, build_plan
 from sync.runtime import Session
 from sync.state import StateDir, state_dir_for
@@ -38,7 +38,7 @@ class Options:
     """How plan, push and sync run (the CLI's flags of the same names)."""
 
     state_dir: Path | None = None  # --state (default: .billsync/ beside the workbook)
-    prefer: str | None = None  # "sheet" (plan, push, sync) or "billomat" (sync): decides conflicts
+    prefer: Side | None = None  # "sheet" (plan, push, sync) or "billomat" (sync): decides conflicts
     allow_deletes: bool = False
     max_deletes: int | None = None
     dry_run: bool = False  # push and sync: plan and show, write nothing
@@ -112,7 +112,7 @@ def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bo
     phases = Phases()
     state = state_of(sheet_path, options)
     mapping = billomat_mapping(session)
-    decisions: dict[tuple[str, str, str], str] = {}
+    decisions: dict[tuple[str, str, str], Side] = {}
     with phases("read workbook"):
         reporter.activity(f"Reading {sheet_path.name}")
         guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
@@ -149,8 +149,8 @@ def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bo
                 billomat,
                 desired,
                 mapping,
-                prefer=options.prefer,  # type: ignore[arg-type]
-                decisions=decisions if two_way else None,  # type: ignore[arg-type]
+                prefer=options.prefer,
+                decisions=decisions if two_way else None,
                 older=base.older,
             )
             to_billomat = merge.to_billomat
