@@ -6,64 +6,15 @@ import argparse
 import logging
 import os
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sync import __version__
 from sync.atomic import new_file_opener
-from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import EXIT_FATAL, EXIT_INTERRUPTED, BillsyncError
 from sync.progress import LOG, RedactingFilter, Redactor, Reporter, ReporterHandler
+from sync.runtime import Context, Runtime
 from sync.settings import Settings, load_settings
-from sync.shipped import MAPPINGS, shipped
-
-DEFAULT_MAPPING = MAPPINGS / "billomat.yaml"
-
-
-@dataclass
-class Runtime:
-    """What a run takes from the outside world; tests and the demo pass their own."""
-
-    env: Mapping[str, str] | None = None
-    clock: Clock = SYSTEM_CLOCK
-    out: TextIO | None = None
-    err: TextIO | None = None
-    cwd: Path | None = None
-
-
-@dataclass
-class Context:
-    """One command's view of the world: parsed args, settings, reporter, clock."""
-
-    args: argparse.Namespace
-    settings: Settings
-    reporter: Reporter
-    runtime: Runtime
-    redact: Redactor
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def clock(self) -> Clock:
-        """The clock every wait goes through."""
-        return self.runtime.clock
-
-    def mapping_path(self, key: str = "mapping", default: Path = DEFAULT_MAPPING) -> Path:
-        """A mapping file: billsync.yaml's `key` (relative to that file), else ./<default>, else the shipped one."""
-        configured = self.settings.value(key)
-        if configured:
-            base = self.settings.config_path.parent if self.settings.config_path else Path.cwd()
-            path = Path(configured)
-            return path if path.is_absolute() else base / path
-        local = Path.cwd() / default
-        return local if local.is_file() else shipped(default)
-
-    def elapsed(self) -> float:
-        """Seconds since the command started."""
-        return time.monotonic() - self.started
-
 
 Command = Callable[[Context], int]
 
@@ -159,7 +110,9 @@ def _run(args: argparse.Namespace, env: dict[str, str], reporter: Reporter, runt
     try:
         settings = load_settings(args.config, env)
         _mask_config_secrets(settings, redact)
-        context = Context(args=args, settings=settings, reporter=reporter, runtime=runtime, redact=redact)
+        context = Context(
+            args=args, settings=settings, reporter=reporter, runtime=runtime, redact=redact, clock=runtime.clock
+        )
         _help, _add, run = commands.COMMANDS[args.command]
         return run(context)
     except BillsyncError as exc:

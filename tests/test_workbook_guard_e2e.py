@@ -13,8 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-import sync.commands.push
-import sync.commands.two_way
+import sync.jobs.one_way
+import sync.jobs.prepare
+import sync.jobs.two_way
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, load_seed
 from tests.e2e import API_KEY, REPO, billomat_env, run_cli
@@ -208,7 +209,7 @@ def test_a_workbook_saved_while_billomat_was_read_is_not_written_and_nothing_goe
     edit(path, "1003", "Ort", "Leipzig")
     emu.state.update_client("1005", {"city": "Görlitz"})
     sent = len(writes(emu))
-    during(monkeypatch, sync.commands.two_way, "extract_account", lambda: edit(path, "1007", "Ort", "Zwickau"))
+    during(monkeypatch, sync.jobs.prepare, "extract_account", lambda: edit(path, "1007", "Ort", "Zwickau"))
 
     result = run(emu, "sync", path)
 
@@ -236,7 +237,7 @@ def test_a_workbook_saved_during_the_billomat_writes_of_a_sync_is_not_written_an
         edit(path, "1007", "Ort", "Zwickau")
         saved.append(path.read_bytes())
 
-    during(monkeypatch, sync.commands.two_way, "apply_plan", save)
+    during(monkeypatch, sync.jobs.two_way, "apply_plan", save)
     result = run(emu, "sync", path)
 
     assert result.code == 1, result.text
@@ -265,7 +266,7 @@ def test_a_workbook_opened_during_a_push_gets_no_ids_and_the_next_push_finds_the
     add_row(path)
     before = path.read_bytes()
     opened: list[tuple[Path, str]] = []
-    during(monkeypatch, sync.commands.push, "apply_plan", lambda: opened.append(lock(path, kind)))
+    during(monkeypatch, sync.jobs.one_way, "apply_plan", lambda: opened.append(lock(path, kind)))
 
     result = run(emu, "push", path)
 

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync import sheet
-from sync.commands import migrate
-from sync.commands.common import billomat_client, billomat_mapping
 from sync.desired import read_desired
 from sync.errors import EXIT_OK, EXIT_PARTIAL
+from sync.jobs import migration as migrate
+from sync.jobs.common import billomat_client, billomat_mapping
 from sync.mapping import Mapping
 from sync.snapbill_mapping import load_snapbill_mapping
 from sync.state import StateDir, state_dir_for
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Validate config, mappings, credentials (one cheap call) and, if given, the workbook. Writes nothing."
 

@@ -15,8 +15,8 @@ from sync.frames import AccountFrames
 from sync.mapping import load_mapping
 
 if TYPE_CHECKING:
-    from sync.cli import Context
     from sync.emulator import Emulator
+    from sync.runtime import Context
 
 HELP = "Walk through the whole story against the built-in emulator; files land in demo-out/."
 DEMO_KEY = "demo-api-key-not-secret"
@@ -33,9 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context) -> int:
     """Start the emulator with sample_data/, then pull (xlsx and CSV) and show what came out."""
-    from sync.cli import Runtime, main
+    from sync.cli import main
     from sync.commands.emulator import SAMPLE_DATA, load_seeds
     from sync.emulator import Emulator, EmulatorConfig, SnapBillConfig
+    from sync.runtime import Runtime
 
     # The account first: a missing or broken sample account ends the demo before demo-out/ is touched.
     account, snapbill_account = load_seeds(SAMPLE_DATA)

@@ -11,8 +11,8 @@ from sync.errors import EXIT_OK, ConfigError
 from sync.shipped import shipped
 
 if TYPE_CHECKING:
-    from sync.cli import Context
     from sync.emulator import Account, Emulator, SnapBillAccount
+    from sync.runtime import Context
 
 HELP = "Serve the built-in emulator of Billomat and SnapBill on 127.0.0.1, for trying mappings safely."
 DEFAULT_KEY = "emulator-key"

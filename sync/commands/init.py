@@ -15,7 +15,7 @@ from sync.settings import DEFAULT_CONFIG, DEFAULT_RATE_RESERVE, DEFAULT_SNAPBILL
 from sync.shipped import MAPPINGS, shipped
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Set up a directory for an account: billsync.yaml, mappings/, a billsync.env for the secrets."
 ENV_FILE = "billsync.env"

@@ -1,30 +1,17 @@
 """`billsync plan --sheet PATH`: what a push would do, change by change; writes nothing to Billomat.
 
-With a recorded state, push sends the workbook's edits: what differs from the state the workbook
-descends from (`commands.lineage.workbook_base`), decided by the sync merge (`merge_account`) so that
-what Billomat changed since is left alone (listed) and a field changed on both sides is a conflict.
-Without any recorded state the workbook is master as a whole (a plain diff against Billomat).
+The work is `sync.jobs.plan` (reading, merging and planning: `sync.jobs.prepare`); this module parses
+the arguments and prints the result.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import held_deletes, parking, sheet
-from sync.clients.billomat import Billomat
-from sync.commands.common import billomat_client, billomat_mapping
-from sync.commands.lineage import Base, workbook_base
-from sync.desired import Desired, read_desired
-from sync.diff import diff_account
-from sync.errors import EXIT_OK, EXIT_PARTIAL
-from sync.extract import extract_account
-from sync.frames import AccountFrames
-from sync.mapping import Mapping
-from sync.merge import Conflict, Merge, WorkbookChanges, merge_account, reading_frames
-from sync.plan import Plan, build_plan
+from sync import jobs, parking
+from sync.jobs.prepare import Options, Prepared
 from sync.report import (
     billomat_side_lines,
     conflict_line,
@@ -34,11 +21,9 @@ from sync.report import (
     write_change_report,
     write_json,
 )
-from sync.state import StateDir, state_dir_for
-from sync.workbook_guard import WorkbookGuard, lock_files
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Show what push would do: counts per resource and operation, and each change field by field."
 SHOWN_CHANGES = 200  # the terminal shows this many changes; --json and --report hold all of them
@@ -79,77 +64,16 @@ def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass
-class Prepared:
-    """Everything between reading both sides and having a plan."""
-
-    bm: Billomat
-    mapping: Mapping
-    current: AccountFrames
-    desired: Desired
-    plan: Plan
-    reads: int
-    guard: WorkbookGuard  # the workbook as it was read: checked before every write
-    base: Base  # the state the workbook descends from (frames None: nothing recorded yet)
-    merge: Merge | None = None  # None: no recorded state, the workbook is master as a whole
-    parked: parking.Parked = parking.Parked()  # clients parked in the Sync column (left out of everything)
-
-    @property
-    def held_conflicts(self) -> list[Conflict]:
-        """Fields and records both sides changed, held (nothing sent for them)."""
-        return self.merge.held if self.merge is not None else []
-
-    @property
-    def left_alone(self) -> WorkbookChanges | None:
-        """What changed in Billomat since the workbook's state: push leaves it as it is (and lists it)."""
-        return self.merge.to_workbook if self.merge is not None else None
-
-
-def prepare(ctx: Context, sheet_path: Path) -> Prepared:
-    """Read the workbook (first: a broken one costs no API calls) and its state, then Billomat; merge and plan."""
-    mapping = billomat_mapping(ctx)
-    ctx.reporter.activity(f"Reading {sheet_path.name}")
-    guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading counts as a change
-    tables = sheet.read_workbook(sheet_path, mapping)
-    base = workbook_base(ctx, StateDir(state_dir_for(sheet_path, ctx.args.state)), sheet_path)
-    deletions = held_deletes.read_decisions(sheet_path)  # `löschen` / `behalten` in the sheet Löschungen
-    bm = billomat_client(ctx)
-    ctx.reporter.info(f"Reading Billomat account at {bm.base_url}")
-    current, _stats = extract_account(bm, ctx.reporter)
-    ctx.reporter.activity("Comparing the workbook with Billomat")
-    merge = None
-    # The workbook was written from its base state: read (Excel's rewrites) and merge against it.
-    reading = current if base.frames is None else reading_frames(base.frames, current)
-    desired = to_billomat = read_desired(tables, mapping, reading, source=str(sheet_path))
-    # Clients parked in the Sync column: out of all three sides, nothing moves for them.
-    parked = parking.parked(tables, mapping)
-    desired, current = parking.park_desired(desired, parked), parking.park(current, parked)
-    if base.frames is not None:
-        kept = held_deletes.without_kept(
-            parking.park(base.frames, parked), deletions, held_deletes.workbook_ids(desired.clients, desired.contacts)
-        )
-        merge = merge_account(
-            kept, current, desired, mapping, prefer=getattr(ctx.args, "prefer", None), older=base.older
-        )
-        to_billomat = merge.to_billomat
-    # The base also tells which inheriting contact cells the accountant did not edit (sync/inherit.py).
-    diff = diff_account(current, to_billomat, mapping, base.frames)
-    plan = held_deletes.decide(build_plan(
-        diff,
-        to_billomat,
-        current,
-        mapping,
-        allow_deletes=ctx.args.allow_deletes,
-        max_deletes=ctx.args.max_deletes,
-    ), deletions)
-    ctx.reporter.activity(None)
-    for problem in deletions.problems:
-        ctx.reporter.warn(problem)
-    for warning in plan.warnings:
-        ctx.reporter.warn(str(warning))
-    for left_out in plan.problems:
-        ctx.reporter.warn(f"left out: {left_out}")
-    return Prepared(bm, mapping, current, desired, plan, bm.transport.request_count, guard, base, merge, parked)
+def options(ctx: Context) -> Options:
+    """The job options of plan, push and sync from the command line."""
+    args = ctx.args
+    return Options(
+        state_dir=Path(args.state) if args.state else None,
+        prefer=getattr(args, "prefer", None),
+        allow_deletes=args.allow_deletes,
+        max_deletes=args.max_deletes,
+        dry_run=getattr(args, "dry_run", False),
+    )
 
 
 def show_plan(ctx: Context, prepared: Prepared) -> None:
@@ -187,27 +111,15 @@ def show_plan(ctx: Context, prepared: Prepared) -> None:
         ctx.reporter.info(f"Wrote {ctx.args.report}")
 
 
-def warn_if_open(ctx: Context, sheet_path: Path) -> None:
-    """A run that only reads says when the workbook is open: what it reads is the last saved version."""
-    for lock in lock_files(sheet_path):
-        ctx.reporter.warn(
-            f"{sheet_path}: open in {lock.program} by {lock.who()} (lock file {lock.path}); "
-            "this reads the last saved version"
-        )
-
-
 def run(ctx: Context) -> int:
     """Plan only: exit 0 when workbook and Billomat agree, 1 when changes are pending or held."""
-    warn_if_open(ctx, Path(ctx.args.sheet))
-    prepared = prepare(ctx, Path(ctx.args.sheet))
-    show_plan(ctx, prepared)
-    plan = prepared.plan
+    result = jobs.plan(ctx, Path(ctx.args.sheet), options(ctx))
+    show_plan(ctx, result.prepared)
     ctx.reporter.summary(
-        f"plan: {counts_text(plan.counts())}; held {len(plan.held)}; {merge_counts(prepared)}"
-        f"problems {len(plan.problems)}; {prepared.reads} requests (reads only); {ctx.elapsed():.1f} s"
+        f"plan: {counts_text(result.counts)}; held {len(result.held)}; {merge_counts(result.prepared)}"
+        f"problems {len(result.problems)}; {result.reads} requests (reads only); {ctx.elapsed():.1f} s"
     )
-    pending = plan.changes or plan.held or plan.problems or prepared.held_conflicts
-    return EXIT_PARTIAL if pending else EXIT_OK
+    return result.exit_code
 
 
 def merge_counts(prepared: Prepared) -> str:

@@ -9,7 +9,7 @@ from sync.errors import EXIT_OK
 from sync.runs import list_runs, runs_json, runs_lines, state_dir_from
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "One line per recorded run, newest first: run id, start, command, exit code, changes, requests."
 

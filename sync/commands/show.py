@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sync.commands.common import billomat_mapping
 from sync.commands.runs import add_state_arguments
 from sync.errors import EXIT_OK
+from sync.jobs.common import billomat_mapping
 from sync.runs import find_run, run_writes, show_json, show_lines, state_dir_from, summarize
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = "Every write of one run: resource, id, field, value before -> after, status, Billomat's message."
 

@@ -1,41 +1,23 @@
-"""`billsync sync --sheet PATH`: the nightly two-way merge of workbook, Billomat and the base snapshot."""
+"""`billsync sync --sheet PATH`: the nightly two-way merge of workbook, Billomat and the base snapshot.
+
+The work is `sync.jobs.sync` (sync/jobs/two_way.py); this module parses the arguments and prints.
+"""
 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync import held_deletes, parking, sheet
-from sync.commands.common import after_billomat_writes, billomat_client, billomat_mapping, write_back_new_ids
-from sync.commands.lineage import record_state, workbook_base
-from sync.commands.plan import add_delete_arguments, add_sheet_argument, warn_if_open
-from sync.desired import Desired, read_desired
-from sync.diff import diff_account
-from sync.errors import EXIT_OK, EXIT_PARTIAL
-from sync.extract import extract_account
-from sync.frames import RESOURCES, AccountFrames
-from sync.inherit import keep_unedited
-from sync.journal import Journal
-from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
-from sync.mapping import Mapping
-from sync.merge import Merge, WorkbookChanges, merge_account, reading_frames
-from sync.plan import Plan, build_plan
+from sync import jobs, parking
+from sync.commands.plan import add_delete_arguments, add_sheet_argument, options
+from sync.jobs.prepare import Prepared
+from sync.jobs.result import JobResult
 from sync.report import conflict_line, counts_text, held_lines, plan_lines
-from sync.state import StateDir, state_dir_for
-from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
-from sync.workbook_update import OwnedSheet, apply_workbook_changes, read_decisions
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
-NEXT_SYNC = (
-    "the next sync writes Billomat's changes into the workbook and finds the records this run created by "
-    "their markers"
-)
 HELP = (
     "Two-way: merge workbook, Billomat and the last successful run field by field; changes flow both ways, "
     "conflicts are held and listed in the sheet Konflikte unless --prefer decides them."
@@ -53,194 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: Context) -> int:
-    """Merge, write Billomat's side, then the workbook's, then advance the base — all under the run lock."""
-    sheet_path = Path(ctx.args.sheet)
-    state = StateDir(state_dir_for(sheet_path, ctx.args.state))
-    say = ctx.reporter.info
-    phases = Phases()
-    if ctx.args.dry_run:
-        warn_if_open(ctx, sheet_path)
-    else:
-        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4; docs/design.md "Open workbooks").
-        check_not_open(sheet_path)
-    with state.lock(clock=ctx.clock):
-        mapping = billomat_mapping(ctx)
-        with phases("read workbook"):
-            ctx.reporter.activity(f"Reading {sheet_path.name}")
-            guard = WorkbookGuard.capture(sheet_path)  # before reading: a save while reading is a change
-            tables = sheet.read_workbook(sheet_path, mapping)
-            # The state this workbook descends from (its origin stamp), not simply the newest one: a
-            # copy saved from before the last sync must not undo what that sync brought in.
-            origin = workbook_base(ctx, state, sheet_path)
-            # Decisions the accountant typed into the Konflikte sheet (column Entscheidung).
-            decisions, decision_problems = read_decisions(sheet_path, mapping)
-            # And into the Löschungen sheet: `löschen` / `behalten` for the deletes held last time.
-            deletions = held_deletes.read_decisions(sheet_path)
-        for problem in [*decision_problems, *deletions.problems]:
-            ctx.reporter.warn(problem)
-        base = origin.frames
-        if base is None:
-            ctx.reporter.warn(
-                f"{state.snapshot_path}: no base snapshot yet (no pull or sync has finished here): every field "
-                "that differs is a conflict unless --prefer decides; run 'billsync pull' first for a clean start"
-            )
-        bm = billomat_client(ctx)
-        say(f"Reading Billomat account at {bm.base_url}")
-        with phases("extract"):
-            current, _stats = extract_account(bm, ctx.reporter)
-        reads = bm.transport.request_count
-        ctx.reporter.activity("Merging workbook, Billomat and the last run")
-        with phases("merge"):
-            desired = read_desired(tables, mapping, reading_frames(base, current), source=str(sheet_path))
-            # Clients parked in the Sync column: out of all three sides, nothing moves for them.
-            parked = parking.parked(tables, mapping)
-            full_base, base, current = base, parking.park(base, parked), parking.park(current, parked)
-            desired = parking.park_desired(desired, parked)
-            merge = merge_account(
-                held_deletes.without_kept(base, deletions, held_deletes.workbook_ids(desired.clients, desired.contacts)),
-                _without_landed_creates(base, current, desired, mapping),
-                desired,
-                mapping,
-                prefer=ctx.args.prefer,
-                decisions=decisions,
-                older=origin.older,
-            )
-        with phases("plan"):
-            plan = build_plan(
-                diff_account(current, merge.to_billomat, mapping),
-                merge.to_billomat,
-                current,
-                mapping,
-                allow_deletes=ctx.args.allow_deletes,
-                max_deletes=ctx.args.max_deletes,
-            )
-            plan = held_deletes.decide(plan, deletions)
-        ctx.reporter.activity(None)
-        for warning in plan.warnings:
-            ctx.reporter.warn(str(warning))
-        for left_out in plan.problems:
-            ctx.reporter.warn(f"left out: {left_out}")
-        _show(ctx, merge, plan, mapping)
-        if ctx.args.dry_run:
-            ctx.reporter.summary(_summary(ctx, merge, plan, None, reads, dry_run=True, parked=parked))
-            return EXIT_PARTIAL if merge.held or plan.changes or plan.held or plan.problems else EXIT_OK
-
-        # Opened or saved while Billomat was read: stop before the first write request.
-        guard.check()
-        journal = Journal(state.path, command="sync", workbook=str(sheet_path.resolve()))
-        try:
-            with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
-                # Records a killed earlier run created carry their marker: adopt them, never create twice.
-                report = apply_plan(
-                    plan,
-                    bm,
-                    journal,
-                    marked=markers_in(current),
-                    on_progress=lambda *_: bar.update(1),
-                    current=current,
-                )
-        except LoadStopped as stopped:
-            journal.close(stopped.exit_code, requests=stopped.report.requests)
-            try:
-                _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard,
-                                held_deletes.sheet(plan.held, current, deletions))
-            except WorkbookInUseError as exc:
-                ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
-            raise
-        ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
-        # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
-        # changes again, and the records this run created by their markers.
-        with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-            unwritten, written = _write_workbook(
-                ctx, sheet_path, mapping, merge, report, current, base, guard, held_deletes.sheet(plan.held, current, deletions)
-            )
-        if listed := held_deletes.hint(plan.held, sheet_path):
-            ctx.reporter.notice(listed)
-        ctx.reporter.activity("Writing the base snapshot")
-        with phases("snapshot"):
-            next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
-            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-            next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
-            next_base = parking.keep_parked(next_base, full_base, parked)  # as they were: they move once unparked
-            record_state(
-                ctx,
-                state,
-                sheet_path,
-                next_base,
-                {
-                    "command": "sync",
-                    "workbook": str(sheet_path.resolve()),
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                },
-                origin,
-                changed=written or any(r.status == "done" for r in report.results),
-                merge=merge,
-                guard=guard,
-            )
-    ctx.reporter.detail(f"phases: {phases}")
-    ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False, parked=parked))
-    failed = [r for r in report.results if r.status in ("failed", "skipped")]
-    code = EXIT_PARTIAL if merge.held or failed or plan.held or plan.problems else EXIT_OK
-    journal.close(code, requests=report.requests)  # the run as `billsync runs` lists it
-    return code
+    """Sync through `sync.jobs.sync`; both sides' changes are shown before the first write."""
+    result = jobs.sync(ctx, Path(ctx.args.sheet), options(ctx), on_plan=lambda prepared: _show(ctx, prepared))
+    if not result.dry_run:
+        ctx.reporter.detail(f"phases: {result.prepared.phases}")
+    ctx.reporter.summary(_summary(ctx, result))
+    return result.exit_code
 
 
-class Phases:
-    """Seconds per phase of a run, for -v and the benchmark ("read workbook 0.4 s, extract 1.2 s, ...")."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - started
-
-    def __str__(self) -> str:
-        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())
-
-
-def _without_landed_creates(
-    base: AccountFrames | None, current: AccountFrames, desired: Desired, mapping: Mapping
-) -> AccountFrames:
-    """Billomat as the merge should see it: without the records an earlier, unfinished run created for
-    rows that are still new in the workbook (the run was killed, or the workbook was open or saved
-    meanwhile, so the ids never reached it and the base did not advance).
-
-    Such a record carries its row's create marker. Seen by the merge, it would be "created in Billomat"
-    next to a new row of the same name (conflict created_both, held for ever); hidden, the row is a create
-    again, which the loader adopts by the marker (no request) and whose id then goes into the row.
-    """
-    if base is None:
-        return current
-    known = {resource: set(base.frame(resource)["id"]) for resource in ("clients", "contacts")}
-    marked = {
-        (resource, marker): record_id
-        for (resource, marker), record_id in markers_in(current).items()
-        if record_id not in known[resource]
-    }
-    if not marked:  # the usual case: every record billsync created is in the base
-        return current
-    planned = build_plan(diff_account(current, desired, mapping), desired, current, mapping)
-    creates = {(c.resource, c.marker) for c in planned.changes if c.action == "create"}
-    hidden = {resource: {rid for (res, marker), rid in marked.items() if res == resource and (res, marker) in creates}
-              for resource in ("clients", "contacts")}
-    if not hidden["clients"] and not hidden["contacts"]:
-        return current
-    frames = {name: current.frame(name) for name in RESOURCES}
-    frames["clients"] = frames["clients"][~frames["clients"]["id"].isin(hidden["clients"])]
-    frames["contacts"] = frames["contacts"][
-        ~frames["contacts"]["id"].isin(hidden["contacts"]) & ~frames["contacts"]["client_id"].isin(hidden["clients"])
-    ]
-    for name in ("client_property_values", "client_tags"):
-        frames[name] = frames[name][~frames[name]["client_id"].isin(hidden["clients"])]
-    return AccountFrames(**{name: frame.reset_index(drop=True) for name, frame in frames.items()})
-
-
-def _show(ctx: Context, merge: Merge, plan: Plan, mapping: Mapping) -> None:
+def _show(ctx: Context, prepared: Prepared) -> None:
+    """Both sides' changes and the held conflicts, before anything is written."""
+    merge, plan, mapping = prepared.merge, prepared.plan, prepared.mapping
+    assert merge is not None  # a sync always merges
     say = ctx.reporter.info
     say(f"To Billomat: {counts_text(plan.counts())}")
     for line in plan_lines(plan, mapping, limit=100, held=False):
@@ -264,54 +70,16 @@ def _show(ctx: Context, merge: Merge, plan: Plan, mapping: Mapping) -> None:
         ctx.reporter.notice(conflict_line(conflict))
 
 
-def _write_workbook(
-    ctx: Context,
-    sheet_path: Path,
-    mapping: Mapping,
-    merge: Merge,
-    report: LoadReport,
-    current: AccountFrames,
-    base: AccountFrames | None,
-    guard: WorkbookGuard,
-    loeschungen: OwnedSheet,
-) -> tuple[WorkbookChanges | None, bool]:
-    """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
-
-    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
-    whether the workbook file was rewritten.
-    Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
-    """
-    deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
-               and r.status == "done"}
-    definitions = [frame.client_properties for frame in (base, current) if frame is not None]
-    result = apply_workbook_changes(
-        sheet_path,
-        mapping,
-        merge.to_workbook,
-        merge.conflicts,
-        deleted_ids=deleted,
-        client_properties=definitions,
-        guard=guard,
-        owned=[loeschungen],
-    )
-    for problem in result.problems:
-        ctx.reporter.warn(problem)
-    # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    ids = write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
-    return result.unwritten, result.written or bool(ids and ids.written)
-
-
-def _summary(
-    ctx: Context, merge: Merge, plan: Plan, report: LoadReport | None, reads: int, *, dry_run: bool,
-    parked: parking.Parked,
-) -> str:
+def _summary(ctx: Context, result: JobResult) -> str:
+    merge = result.merge
+    assert merge is not None  # a sync always merges
     workbook = merge.to_workbook.counts()
-    to_billomat = counts_text(plan.counts(), past=not dry_run)
-    writes = report.requests if report is not None else 0
-    verb = "sync --dry-run: would do" if dry_run else "sync:"
+    to_billomat = counts_text(result.plan.counts(), past=not result.dry_run)
+    verb = "sync --dry-run: would do" if result.dry_run else "sync:"
     return (
         f"{verb} Billomat {to_billomat}; workbook {workbook['update']} updated, {workbook['append']} added, "
         f"{workbook['remove']} removed; conflicts {len(merge.held)} held, {len(merge.resolved)} decided; "
-        f"held deletes {len(plan.held)}; {parking.summary(parked)}problems {len(plan.problems)}; {writes} write requests (+{reads} reads); "
-        f"{ctx.elapsed():.1f} s"
+        f"held deletes {len(result.held)}; {parking.summary(result.prepared.parked)}problems {len(result.problems)}; "
+        f"{result.requests} write requests "
+        f"(+{result.reads} reads); {ctx.elapsed():.1f} s"
     )

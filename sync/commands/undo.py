@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sync.commands.common import billomat_client, billomat_mapping
 from sync.commands.plan import add_delete_arguments
 from sync.errors import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, BillsyncError
 from sync.extract import extract_account
+from sync.jobs.common import billomat_client, billomat_mapping
 from sync.journal import Journal
 from sync.load import LoadStopped, apply_plan, markers_in
 from sync.report import counts_text, held_lines, plan_lines
@@ -22,7 +22,7 @@ from sync.state import StateDir
 from sync.undo import plan_undo
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Context
 
 HELP = (
     "Put back what RUN changed in Billomat, as an ordinary plan: a value changed in Billomat since RUN is held "

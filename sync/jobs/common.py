@@ -19,8 +19,8 @@ from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.writeback import NewIds, WritebackReport, write_ids
 
 if TYPE_CHECKING:
-    from sync.cli import Context
     from sync.progress import Reporter
+    from sync.runtime import Session
 
 # A wait longer than this is worth a line even in a quiet (cron) run: it explains a slow night.
 LONG_WAIT = 60.0
@@ -43,7 +43,7 @@ class WaitingClock:
         self.reporter.countdown(seconds, self.clock, self.label)
 
 
-def billomat_client(ctx: Context) -> Billomat:
+def billomat_client(ctx: Session) -> Billomat:
     """A Billomat client from the settings, reporting waits, retries and (with -v) every call."""
     settings = ctx.settings.billomat()
     ctx.redact.add(settings.api_key.reveal(), settings.app_id.reveal(), settings.app_secret.reveal())
@@ -72,7 +72,7 @@ def billomat_client(ctx: Context) -> Billomat:
     )
 
 
-def billomat_mapping(ctx: Context) -> Mapping:
+def billomat_mapping(ctx: Session) -> Mapping:
     """The validated Billomat workbook mapping."""
     return load_mapping(ctx.mapping_path())
 
@@ -117,7 +117,7 @@ def _with_records(report: LoadReport, current: AccountFrames) -> LoadReport:
 
 
 def write_back_new_ids(
-    ctx: Context,
+    ctx: Session,
     path: Path,
     mapping: Mapping,
     report: LoadReport,

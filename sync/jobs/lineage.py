@@ -21,7 +21,7 @@ from sync.state import StateDir
 from sync.workbook_guard import WorkbookGuard
 
 if TYPE_CHECKING:
-    from sync.cli import Context
+    from sync.runtime import Session
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Base:
     older: tuple[AccountFrames, ...] = ()
 
 
-def workbook_base(ctx: Context, state: StateDir, sheet_path: Path) -> Base:
+def workbook_base(ctx: Session, state: StateDir, sheet_path: Path) -> Base:
     """The state the workbook descends from; one warning naming the file when that is not known."""
     origin = read_origin(sheet_path)
     found = state.read_state(origin) if origin else None
@@ -71,7 +71,7 @@ def workbook_base(ctx: Context, state: StateDir, sheet_path: Path) -> Base:
 
 
 def record_state(
-    ctx: Context,
+    ctx: Session,
     state: StateDir,
     sheet_path: Path,
     frames: AccountFrames,

@@ -1,0 +1,117 @@
+"""plan and push: the workbook's edits to Billomat; what Billomat changed since is left alone and listed.
+
+push records, after the writes, the state it ends with: what Billomat changed since the workbook's
+state did not reach the workbook and stays pending (`Merge.next_base(unwritten=...)`), so the next push
+does not read the workbook's older value as an edit either.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sync import parking
+from sync.inherit import keep_unedited
+from sync.jobs.common import after_billomat_writes, write_back_new_ids
+from sync.jobs.lineage import record_state
+from sync.jobs.prepare import Options, Prepared, prepare, state_of, warn_if_open
+from sync.jobs.result import JobResult
+from sync.journal import Journal
+from sync.load import LoadStopped, apply_plan, markers_in, rebase
+from sync.runtime import Session
+from sync.workbook_guard import WorkbookInUseError, check_not_open
+
+NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
+
+OnPlan = Callable[[Prepared], None]
+
+
+def plan(session: Session, sheet_path: Path, options: Options | None = None) -> JobResult:
+    """What a push would do; reads only, writes nothing anywhere."""
+    options = options or Options()
+    warn_if_open(session, sheet_path)
+    return JobResult("plan", prepare(session, sheet_path, options), dry_run=True)
+
+
+def push(session: Session, sheet_path: Path, options: Options | None = None, *, on_plan: OnPlan | None = None) -> JobResult:
+    """Plan, then apply under the run lock; the state advances only after the writes succeeded.
+
+    `on_plan` sees the plan before the first write request (the CLI prints it there).
+    """
+    options = options or Options()
+    reporter = session.reporter
+    state = state_of(sheet_path, options)
+    if options.dry_run:
+        warn_if_open(session, sheet_path)
+    else:
+        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4), not even Billomat — the ids of
+        # new rows could not be written back, and the accountant's next save may still change the rows.
+        check_not_open(sheet_path)
+    with state.lock(clock=session.clock):
+        prepared = prepare(session, sheet_path, options)
+        if on_plan is not None:
+            on_plan(prepared)
+        if options.dry_run:
+            return JobResult("push", prepared, dry_run=True)
+        # Opened or saved while Billomat was read: stop before the first write request.
+        prepared.guard.check()
+        journal = Journal(state.path, command="push", workbook=str(sheet_path.resolve()))
+        with reporter.bar("Schreiben", total=len(prepared.plan.changes), unit="changes") as bar:
+            try:
+                report = apply_plan(
+                    prepared.plan,
+                    prepared.bm,
+                    journal,
+                    on_progress=lambda *_: bar.update(1),
+                    marked=markers_in(prepared.current),
+                    current=prepared.current,
+                )
+            except LoadStopped as stopped:
+                journal.close(stopped.exit_code, requests=stopped.report.requests)
+                # The ids that did land go into the workbook now; the journal covers the rest next run.
+                try:
+                    write_back_new_ids(
+                        session, sheet_path, prepared.mapping, stopped.report, prepared.current, guard=prepared.guard
+                    )
+                except WorkbookInUseError as exc:
+                    reporter.warn(f"{exc}; the next push writes the new ids")
+                raise
+            bar.close()
+        for result in [*report.failed, *report.skipped]:
+            change = result.change
+            where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
+            reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
+        # The state does not advance when the ids cannot be written: the next push adopts the created
+        # records by their markers (sync/load.py) and writes the ids then.
+        with after_billomat_writes(report, NEXT_PUSH):
+            ids = write_back_new_ids(session, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard)
+        reporter.activity("Writing the base snapshot")
+        after = rebase(prepared.current, report)
+        if prepared.merge is not None:
+            # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
+            after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
+        # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+        after = keep_unedited(
+            after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
+        )
+        after = parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked
+        written = bool(ids and ids.written)
+        state_id = record_state(
+            session,
+            state,
+            sheet_path,
+            after,
+            {
+                "command": "push",
+                "workbook": str(sheet_path.resolve()),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            prepared.base,
+            changed=any(r.status == "done" for r in report.results) or written,
+            merge=prepared.merge,
+            guard=prepared.guard,
+        )
+    pushed = JobResult("push", prepared, report=report, workbook_written=written, state_id=state_id)
+    journal.close(pushed.exit_code, requests=report.requests)  # the run as `billsync runs` lists it
+    return pushed
