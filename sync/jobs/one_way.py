@@ -15,12 +15,12 @@ from sync import parking
 from sync.inherit import keep_unedited
 from sync.jobs.common import after_billomat_writes, write_back_new_ids
 from sync.jobs.lineage import record_state
-from sync.jobs.prepare import Options, Prepared, prepare, state_of, warn_if_open
+from sync.jobs.prepare import Options, Prepared, prepare, state_of, stop_if_open, warn_if_open
 from sync.jobs.result import JobResult
 from sync.journal import Journal
 from sync.load import LoadStopped, apply_plan, markers_in, rebase
 from sync.runtime import Session
-from sync.workbook_guard import WorkbookInUseError, check_not_open
+from sync.workbook_guard import WorkbookInUseError
 
 NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
 
@@ -42,12 +42,7 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
     options = options or Options()
     reporter = session.reporter
     state = state_of(sheet_path, options)
-    if options.dry_run:
-        warn_if_open(session, sheet_path)
-    else:
-        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4), not even Billomat — the ids of
-        # new rows could not be written back, and the accountant's next save may still change the rows.
-        check_not_open(sheet_path)
+    stop_if_open(session, sheet_path, options)
     with state.lock(clock=session.clock):
         prepared = prepare(session, sheet_path, options)
         if on_plan is not None:

@@ -29,7 +29,7 @@ from sync.merge import Conflict, Merge, Side, WorkbookChanges, merge_account, re
 from sync.plan import Plan, build_plan
 from sync.runtime import Session
 from sync.state import StateDir, state_dir_for
-from sync.workbook_guard import WorkbookGuard, lock_files
+from sync.workbook_guard import WorkbookGuard, check_not_open, lock_files
 from sync.workbook_update import read_decisions
 
 
@@ -103,6 +103,16 @@ def warn_if_open(session: Session, sheet_path: Path) -> None:
             f"{sheet_path}: open in {lock.program} by {lock.who()} (lock file {lock.path}); "
             "this reads the last saved version"
         )
+
+
+def stop_if_open(session: Session, sheet_path: Path, options: Options) -> None:
+    """Before a run that may write: open in Excel or LibreOffice, change nothing anywhere (SPEC §4) — not
+    even Billomat: ids could not be written back and the next save may still change the rows. A dry run
+    only says so."""
+    if options.dry_run:
+        warn_if_open(session, sheet_path)
+    else:
+        check_not_open(sheet_path)
 
 
 def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bool = False) -> Prepared:

@@ -11,14 +11,14 @@ from sync.inherit import keep_unedited
 from sync.jobs.common import after_billomat_writes, write_back_new_ids
 from sync.jobs.lineage import record_state
 from sync.jobs.one_way import OnPlan
-from sync.jobs.prepare import Options, prepare, state_of, warn_if_open
+from sync.jobs.prepare import Options, prepare, state_of, stop_if_open
 from sync.jobs.result import JobResult
 from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.mapping import Mapping
 from sync.merge import Merge, WorkbookChanges
 from sync.runtime import Session
-from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
+from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.workbook_update import OwnedSheet, apply_workbook_changes
 
 NEXT_SYNC = (
@@ -35,11 +35,7 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
     options = options or Options()
     reporter = session.reporter
     state = state_of(sheet_path, options)
-    if options.dry_run:
-        warn_if_open(session, sheet_path)
-    else:
-        # Open in Excel or LibreOffice: change nothing anywhere (SPEC §4; docs/design.md "Open workbooks").
-        check_not_open(sheet_path)
+    stop_if_open(session, sheet_path, options)
     with state.lock(clock=session.clock):
         prepared = prepare(session, sheet_path, options, two_way=True)
         merge, plan, phases = prepared.merge, prepared.plan, prepared.phases
