@@ -34,28 +34,34 @@ new file) readable.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import re
-import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from posixpath import dirname, normpath
-from posixpath import join as posix_join
+from typing import IO
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 import python_calamine
 
-from sync.atomic import atomic_copy, atomic_path
 from sync.desired import NEW_KEY
 from sync.errors import WorkbookError
 from sync.load import LoadReport
 from sync.mapping import Mapping, SheetMap
 from sync.sheet import _detect_separator, cell_text
+from sync.workbook.cells import ROW as _ROW
+from sync.workbook.cells import attrs as _attrs
+from sync.workbook.cells import cell_xml as _cell_xml
+from sync.workbook.cells import column_styles as _column_styles
+from sync.workbook.cells import letters as _letters
+from sync.workbook.cells import row_cells, widen_dimension
+from sync.workbook.parts import sheet_parts as _sheet_parts
+from sync.workbook.parts import workbook_part, workbook_rels
+from sync.workbook.save import CHUNK as _CHUNK
+from sync.workbook.save import backup_path, replacing, save_package
 from sync.workbook_guard import WorkbookGuard
 
 _BOM = "\ufeff"
@@ -146,11 +152,6 @@ def _record_values(sheet: SheetMap, record: dict[str, str], numbers: dict[str, s
         if value:
             out.append((column.header, value))
     return tuple(out)
-
-
-def backup_path(path: Path) -> Path:
-    """Where the previous version of a workbook file is kept: `Kunden.xlsx` → `Kunden.bak.xlsx`."""
-    return path.with_name(f"{path.stem}.bak{path.suffix}")
 
 
 def write_ids(
@@ -288,8 +289,7 @@ def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool, guard: 
             written -= len(plan.problems) - before
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
-    with _replacing(path, guard, backup) as tmp:
-        _save_zip(path, tmp, patched)
+    save_package(path, {part: partial(_copy_patched, patch) for part, patch in patched.items()}, guard, backup=backup)
     return WritebackReport(written, plan.unchanged, plan.problems, backup_path(path) if backup else None)
 
 
@@ -326,7 +326,6 @@ def _xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
 # the sheet fall back to `_xlsx_grids`; so does a row without a row number.
 # --------------------------------------------------------------------------------------------------
 
-_CHUNK = 1 << 22  # 4 MB of XML at a time
 _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
 _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -484,10 +483,7 @@ class _Context:
 
     def _part(self, kind: str) -> str | None:
         if self._rels is None:
-            root_rels = _rels(self.zf, "_rels/.rels", "")
-            workbook = next(t for typ, t in root_rels.values() if typ.endswith("/officeDocument"))
-            base = dirname(workbook)
-            self._rels = _rels(self.zf, posix_join(base, "_rels", workbook.rsplit("/", 1)[-1] + ".rels"), base)
+            self._rels = workbook_rels(self.zf, workbook_part(self.zf, self.path))
         part = next((t for typ, t in self._rels.values() if typ.endswith("/" + kind)), None)
         return part if part is not None and part in self.zf.NameToInfo else None
 
@@ -694,89 +690,6 @@ def _entity(match: re.Match[str]) -> str:
     return chr(code)
 
 
-def _sheet_parts(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
-    """Sheet name → its part in the package (via _rels/.rels → workbook.xml → its rels)."""
-    try:
-        root_rels = _rels(zf, "_rels/.rels", "")
-        workbook = next(t for typ, t in root_rels.values() if typ.endswith("/officeDocument"))
-        base = dirname(workbook)
-        rels = _rels(zf, posix_join(base, "_rels", workbook.rsplit("/", 1)[-1] + ".rels"), base)
-        parts: dict[str, str] = {}
-        for element in ET.fromstring(zf.read(workbook)).iter():
-            if element.tag.rsplit("}", 1)[-1] != "sheet":
-                continue
-            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), "")
-            if rid in rels:
-                parts[element.get("name", "")] = rels[rid][1]
-        return parts
-    except (KeyError, StopIteration, ET.ParseError) as exc:
-        raise WorkbookError(f"the xlsx package is not as expected ({exc})", file=path) from None
-
-
-def _rels(zf: zipfile.ZipFile, name: str, base: str) -> dict[str, tuple[str, str]]:
-    """Relationship id → (type, part name) of one .rels part."""
-    out: dict[str, tuple[str, str]] = {}
-    for element in ET.fromstring(zf.read(name)).iter():
-        if element.tag.rsplit("}", 1)[-1] != "Relationship" or element.get("TargetMode") == "External":
-            continue
-        target = element.get("Target", "")
-        part = target.lstrip("/") if target.startswith("/") else normpath(posix_join(base, target))
-        out[element.get("Id", "")] = (element.get("Type", ""), part)
-    return out
-
-
-_ROW = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)row\b(?P<a>[^>]*?)(?P<empty>/?)>")
-_CELL = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)c\b(?P<a>[^>]*?)(?P<empty>/?)>")
-_COL = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?col\b([^>]*?)/?>")
-_ATTR = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_DIMENSION = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref=\"([^\"]*)\"")
-_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
-
-
-def _attrs(text: str) -> dict[str, str]:
-    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _ATTR.finditer(text)}
-
-
-def _letters(col: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters, col = "", col + 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def row_cells(body: str, number: int, path: Path, sheet: str) -> list[tuple[int, int, int, dict[str, str]]]:
-    """(0-based column, start, end, attributes) of every <c> in a row's inner XML."""
-    out = []
-    for match in _CELL.finditer(body):
-        attrs = _attrs(match.group("a"))
-        ref = _REF.match(attrs.get("r", ""))
-        if ref is None:
-            raise WorkbookError(
-                f"row {number} has cells without a reference; open and save the workbook in Excel",
-                file=path,
-                sheet=sheet,
-            )
-        if match.group("empty"):
-            end = match.end()
-        else:
-            close = f"</{match.group('p')}c>"
-            end = body.find(close, match.end())
-            if end < 0:
-                raise WorkbookError(f"a cell of row {number} is not closed", file=path, sheet=sheet, row=number)
-            end += len(close)
-        out.append((_col_index(ref.group(1)), match.start(), end, attrs))
-    return out
-
-
 def _patch_row(
     body: str,
     number: int,
@@ -813,42 +726,6 @@ def _patch_row(
     for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         body = body[:start] + replacement + body[end:]
     return body, inserted
-
-
-def _cell_xml(prefix: str, ref: str, style: str | None, value: str) -> str:
-    """An inline-string cell: no shared-strings table to touch, and always text (an id is never a number)."""
-    s = f' s="{escape(style)}"' if style not in (None, "", "0") else ""
-    keep = ' xml:space="preserve"' if value != value.strip() else ""
-    return f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t{keep}>{escape(value)}</{prefix}t></{prefix}is></{prefix}c>'
-
-
-def _column_styles(xml: str) -> dict[int, str]:
-    """0-based column → its default style (`<col min max style>`), for cells that do not exist yet."""
-    head = xml[: xml.find("sheetData")] if "sheetData" in xml else ""
-    out: dict[int, str] = {}
-    for match in _COL.finditer(head):
-        attrs = _attrs(match.group(1))
-        if "style" in attrs and attrs.get("min", "").isdigit() and attrs.get("max", "").isdigit():
-            for col in range(int(attrs["min"]) - 1, min(int(attrs["max"]), 16_384)):
-                out[col] = attrs["style"]
-    return out
-
-
-def _widen_dimension(xml: str, edits: _Edits) -> str:
-    """Grow `<dimension ref>` if a new cell lies outside it (readers may size the sheet by it)."""
-    match = _DIMENSION.search(xml)
-    if match is None:
-        return xml
-    parts = match.group(1).split(":")
-    corners = [_REF.match(p) for p in parts]
-    if not all(corners):
-        return xml
-    cols = [_col_index(c.group(1)) for c in corners if c] + [col for _, col in edits]
-    rows = [int(c.group(2)) for c in corners if c] + [row for row, _ in edits]
-    ref = f"{_letters(min(cols))}{min(rows)}:{_letters(max(cols))}{max(rows)}"
-    if ref == match.group(1) or ref == f"{match.group(1)}:{match.group(1)}":
-        return xml
-    return xml[: match.start(1)] + ref + xml[match.end(1) :]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -917,27 +794,14 @@ def _patch_sheet(scan: _Scan, edits: _Edits, path: Path, sheet: str, problems: l
             closing = f"</{prefix}row>"
         replacements.append((start, end, (start_tag + body + closing).encode("utf-8")))
     if head is not None:
-        widened = _widen_dimension(head, edits)
+        widened = widen_dimension(head, edits)
         if widened != head:
             replacements.insert(0, (0, len(scan.head or b""), widened.encode("utf-8")))
     return _SheetPatch(replacements, path, sheet)
 
 
-def _save_zip(source: Path, target: Path, patched: dict[str, _SheetPatch]) -> None:
-    """Copy the package member by member (same order, names, dates, compression), patched parts replaced."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for info in zin.infolist():
-            patch = patched.get(info.filename)
-            if patch is None:
-                # Streamed: a 100 MB part is never held whole (the bytes are the same as writestr's).
-                with zin.open(info) as src, zout.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-            else:
-                _copy_patched(zin, info, zout, patch)
-
-
-def _copy_patched(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.ZipFile, patch: _SheetPatch) -> None:
-    """Stream one part from `zin` to `zout` with its byte ranges replaced; the XML must be UTF-8."""
+def _copy_patched(patch: _SheetPatch, src: IO[bytes], dst: IO[bytes]) -> None:
+    """Stream one part from `src` to `dst` with its byte ranges replaced; the XML must be UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
 
     def pull() -> bytes:
@@ -953,27 +817,26 @@ def _copy_patched(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.Zip
             ) from None
         return chunk
 
-    with zin.open(info) as src, zout.open(info, "w") as dst:
-        buffer, base = b"", 0  # base: offset of buffer[0] in the part
-        for start, end, data in patch.replacements:
-            while base + len(buffer) < start:
-                dst.write(buffer)
-                base += len(buffer)
-                buffer = pull()
-                if not buffer:
-                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
-            dst.write(buffer[: start - base])
-            buffer, base = buffer[start - base :], start
-            while base + len(buffer) < end:
-                base += len(buffer)
-                buffer = pull()
-                if not buffer:
-                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
-            buffer, base = buffer[end - base :], end
-            dst.write(data)
-        dst.write(buffer)
-        while chunk := pull():
-            dst.write(chunk)
+    buffer, base = b"", 0  # base: offset of buffer[0] in the part
+    for start, end, data in patch.replacements:
+        while base + len(buffer) < start:
+            dst.write(buffer)
+            base += len(buffer)
+            buffer = pull()
+            if not buffer:
+                raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+        dst.write(buffer[: start - base])
+        buffer, base = buffer[start - base :], start
+        while base + len(buffer) < end:
+            base += len(buffer)
+            buffer = pull()
+            if not buffer:
+                raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+        buffer, base = buffer[end - base :], end
+        dst.write(data)
+    dst.write(buffer)
+    while chunk := pull():
+        dst.write(chunk)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1009,7 +872,7 @@ def _write_csv_folder(
             cells = file.rows[row - 1]
             cells.extend([""] * (col + 1 - len(cells)))
             cells[col] = value
-        with _replacing(file.path, guard, backup) as tmp:
+        with replacing(file.path, guard, backup) as tmp:
             _save_csv(file, tmp)
         written += len(edits)
         kept = backup_path(file.path) if backup else None
@@ -1047,15 +910,3 @@ def _unescape(value: str) -> str:
 # Atomic replace with one backup
 # --------------------------------------------------------------------------------------------------
 
-
-def _backup(target: Path) -> None:
-    """Keep the current file as its .bak version (copied atomically: never half a backup)."""
-    atomic_copy(target, backup_path(target))
-
-
-def _replacing(
-    target: Path, guard: WorkbookGuard, backup: bool = True
-) -> contextlib.AbstractContextManager[Path]:
-    """A temp path beside `target`; when the block succeeds: check the workbook is still what was read
-    and not open, back up the current file, then rename over it."""
-    return atomic_path(target, before_replace=_backup if backup else None, guard=guard)
