@@ -191,6 +191,7 @@ def apply_workbook_changes(
     deleted_ids: Collection[str] | None = None,
     client_properties: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     guard: WorkbookGuard | None = None,
+    backup: bool = True,
 ) -> WorkbookUpdateReport:
     """Make the workbook (xlsx file or CSV folder) what `changes` says; list `conflicts` in Konflikte.
 
@@ -200,7 +201,8 @@ def apply_workbook_changes(
     - client_properties: Billomat's property definitions (a frame, or several: base and current), so the
       property columns count as the table's columns (cleared on removal, typed for comparing checkboxes);
     - guard: the workbook as the run read it (else as this call reads it): no file is replaced while the
-      workbook is open or after it changed since (WorkbookInUseError).
+      workbook is open or after it changed since (WorkbookInUseError);
+    - backup: keep the xlsx file as it was as its `.bak` (False: a staged copy, `sync.workbook.stage`).
     """
     path = Path(path)
     if removal not in (None, "clear", "mark"):
@@ -221,7 +223,7 @@ def apply_workbook_changes(
         return _CsvTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
     if not path.is_file():
         raise WorkbookError("does not exist; the workbook changes could not be written", file=path)
-    return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames)
+    return _XlsxTarget(path, mapping, guard, backup).apply(changes, conflicts, removal, deleted_ids, frames)
 
 
 def read_decisions(path: Path | str) -> tuple[dict[tuple[str, str, str], Side], list[str]]:
@@ -882,10 +884,11 @@ class _RowSpan:
 
 
 class _XlsxTarget:
-    def __init__(self, path: Path, mapping: Mapping, guard: WorkbookGuard) -> None:
+    def __init__(self, path: Path, mapping: Mapping, guard: WorkbookGuard, backup: bool = True) -> None:
         self.path = path
         self.mapping = mapping
         self.guard = guard
+        self.backup = backup
 
     def apply(
         self,
@@ -916,9 +919,9 @@ class _XlsxTarget:
             patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid)
         if not patched and not added:
             return report
-        save_package(path, {**patched, **added}, self.guard)
+        save_package(path, {**patched, **added}, self.guard, backup=self.backup)
         report.written = True
-        report.backup = backup_path(path)
+        report.backup = backup_path(path) if self.backup else None
         return report
 
     def patch_package(

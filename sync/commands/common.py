@@ -123,14 +123,16 @@ def write_back_new_ids(
     *,
     backup: bool = True,
     guard: WorkbookGuard | None = None,
+    target: Path | None = None,
 ) -> WritebackReport | None:
-    """The ids of the rows a load created (and what Billomat filled in for them) into the workbook."""
+    """The ids of the rows a load created (and what Billomat filled in for them) into the workbook
+    (`target`: the file to patch instead, the run's staged copy of `path`)."""
     numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
     ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
     if not ids:
         return None
     ctx.reporter.activity(f"Writing {len(ids)} new id(s) into {path.name}")
-    result = write_ids(path, mapping, ids, backup=backup, guard=guard)
+    result = write_ids(target or path, mapping, ids, backup=backup, guard=guard)
     ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)

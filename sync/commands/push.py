@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sync.commands.common import after_billomat_writes, write_back_new_ids
 from sync.commands.lineage import record_state
 from sync.commands.plan import (
+    Prepared,
     add_delete_arguments,
     add_prefer_sheet_argument,
     add_sheet_argument,
@@ -27,9 +28,10 @@ from sync.commands.plan import (
 from sync.errors import EXIT_OK, EXIT_PARTIAL
 from sync.inherit import keep_unedited
 from sync.journal import Journal
-from sync.load import LoadStopped, apply_plan, markers_in, rebase
+from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.report import counts_text
 from sync.state import StateDir, state_dir_for
+from sync.workbook.stage import StagedWorkbook
 from sync.workbook_guard import WorkbookInUseError, check_not_open
 
 if TYPE_CHECKING:
@@ -75,61 +77,66 @@ def run(ctx: Context) -> int:
         # Opened or saved while Billomat was read: stop before the first write request.
         prepared.guard.check()
         journal = Journal(state.path)
-        with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
-            try:
-                report = apply_plan(
-                    plan,
-                    prepared.bm,
-                    journal,
-                    on_progress=lambda *_: bar.update(1),
-                    marked=markers_in(prepared.current),
-                )
-            except LoadStopped as stopped:
-                # The ids that did land go into the workbook now; the journal covers the rest next run.
+        # One workbook write per run: the new ids and the origin stamp go into a staged copy first.
+        with StagedWorkbook(sheet_path, prepared.guard) as stage:
+            with ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
                 try:
-                    write_back_new_ids(
-                        ctx, sheet_path, prepared.mapping, stopped.report, prepared.current, guard=prepared.guard
+                    report = apply_plan(
+                        plan,
+                        prepared.bm,
+                        journal,
+                        on_progress=lambda *_: bar.update(1),
+                        marked=markers_in(prepared.current),
                     )
-                except WorkbookInUseError as exc:
-                    ctx.reporter.warn(f"{exc}; the next push writes the new ids")
-                raise
-            bar.close()
-        failed = [r for r in report.results if r.status == "failed"]
-        skipped = [r for r in report.results if r.status == "skipped"]
-        for result in [*failed, *skipped]:
-            change = result.change
-            where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
-            ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
-        # The state does not advance when the ids cannot be written: the next push adopts the created
-        # records by their markers (sync/load.py) and writes the ids then.
-        with after_billomat_writes(report, NEXT_PUSH):
-            ids = write_back_new_ids(
-                ctx, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard
+                except LoadStopped as stopped:
+                    # The ids that did land go into the workbook now; the journal covers the rest next run.
+                    try:
+                        _stage_ids(ctx, stage, prepared, stopped.report)
+                        stage.commit()
+                    except WorkbookInUseError as exc:
+                        ctx.reporter.warn(f"{exc}; the next push writes the new ids")
+                    raise
+                bar.close()
+            failed = [r for r in report.results if r.status == "failed"]
+            skipped = [r for r in report.results if r.status == "skipped"]
+            for result in [*failed, *skipped]:
+                change = result.change
+                where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
+                ctx.reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
+            # The state does not advance when the ids cannot be written: the next push adopts the created
+            # records by their markers (sync/load.py) and writes the ids then.
+            with after_billomat_writes(report, NEXT_PUSH):
+                ids_written = _stage_ids(ctx, stage, prepared, report)
+                if ids_written:
+                    prepared.guard.check()  # open or changed meanwhile: stop before the state advances
+            ctx.reporter.activity("Writing the base snapshot")
+            after = rebase(prepared.current, report)
+            if prepared.merge is not None:
+                # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
+                after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
+            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+            after = keep_unedited(
+                after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
             )
-        ctx.reporter.activity("Writing the base snapshot")
-        after = rebase(prepared.current, report)
-        if prepared.merge is not None:
-            # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
-            after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
-        # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-        after = keep_unedited(
-            after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
-        )
-        record_state(
-            ctx,
-            state,
-            sheet_path,
-            after,
-            {
-                "command": "push",
-                "workbook": str(sheet_path.resolve()),
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-            prepared.base,
-            changed=any(r.status == "done" for r in report.results) or bool(ids and ids.written),
-            merge=prepared.merge,
-            guard=prepared.guard,
-        )
+            record_state(
+                ctx,
+                state,
+                sheet_path,
+                after,
+                {
+                    "command": "push",
+                    "workbook": str(sheet_path.resolve()),
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+                prepared.base,
+                changed=any(r.status == "done" for r in report.results) or ids_written,
+                merge=prepared.merge,
+                guard=prepared.guard,
+                stage=stage,
+            )
+            # The one write of the workbook: the new ids and the stamp, one .bak.
+            with after_billomat_writes(report, NEXT_PUSH):
+                stage.commit()
     done = {r.change.resource: {} for r in report.results if r.status == "done"}
     for result in report.results:
         if result.status == "done":
@@ -142,3 +149,20 @@ def run(ctx: Context) -> int:
     )
     undone = failed or skipped or plan.held or plan.problems or prepared.held_conflicts
     return EXIT_PARTIAL if undone else EXIT_OK
+
+
+def _stage_ids(ctx: Context, stage: StagedWorkbook, prepared: Prepared, report: LoadReport) -> bool:
+    """The new ids into the run's staged workbook; whether any was written."""
+    with stage.editing() as work:
+        ids = write_back_new_ids(
+            ctx,
+            stage.path,
+            prepared.mapping,
+            report,
+            prepared.current,
+            backup=stage.backup,
+            guard=stage.writer_guard,
+            target=work,
+        )
+    stage.wrote(bool(ids and ids.written))
+    return bool(ids and ids.written)

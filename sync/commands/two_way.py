@@ -26,6 +26,7 @@ from sync.merge import Merge, merge_account, reading_frames
 from sync.plan import build_plan
 from sync.report import conflict_line, counts_text, held_lines, plan_lines
 from sync.state import StateDir, state_dir_for
+from sync.workbook.stage import StagedWorkbook
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError, check_not_open
 from sync.workbook_update import apply_workbook_changes, read_decisions
 
@@ -121,43 +122,52 @@ def run(ctx: Context) -> int:
         # Opened or saved while Billomat was read: stop before the first write request.
         guard.check()
         journal = Journal(state.path)
-        try:
-            with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
-                # Records a killed earlier run created carry their marker: adopt them, never create twice.
-                report = apply_plan(
-                    plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
-                )
-        except LoadStopped as stopped:
+        # One workbook write per run: changes, new ids and the origin stamp go into a staged copy first.
+        with StagedWorkbook(sheet_path, guard) as stage:
             try:
-                _write_workbook(ctx, sheet_path, mapping, merge, stopped.report, current, base, guard)
-            except WorkbookInUseError as exc:
-                ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
-            raise
-        ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
-        # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
-        # changes again, and the records this run created by their markers.
-        with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-            unwritten, written = _write_workbook(ctx, sheet_path, mapping, merge, report, current, base, guard)
-        ctx.reporter.activity("Writing the base snapshot")
-        with phases("snapshot"):
-            next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
-            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-            next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
-            record_state(
-                ctx,
-                state,
-                sheet_path,
-                next_base,
-                {
-                    "command": "sync",
-                    "workbook": str(sheet_path.resolve()),
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                },
-                origin,
-                changed=written or any(r.status == "done" for r in report.results),
-                merge=merge,
-                guard=guard,
-            )
+                with phases("load"), ctx.reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
+                    # Records a killed earlier run created carry their marker: adopt them, never create twice.
+                    report = apply_plan(
+                        plan, bm, journal, marked=markers_in(current), on_progress=lambda *_: bar.update(1)
+                    )
+            except LoadStopped as stopped:
+                try:
+                    _write_workbook(ctx, stage, mapping, merge, stopped.report, current, base)
+                    stage.commit()
+                except WorkbookInUseError as exc:
+                    ctx.reporter.warn(f"{exc}; the next sync writes Billomat's changes")
+                raise
+            ctx.reporter.activity(f"Writing the changes into {sheet_path.name}")
+            # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
+            # changes again, and the records this run created by their markers.
+            with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
+                unwritten, written = _write_workbook(ctx, stage, mapping, merge, report, current, base)
+                if written:
+                    guard.check()  # open or changed meanwhile: stop before the state advances
+            ctx.reporter.activity("Writing the base snapshot")
+            with phases("snapshot"):
+                next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
+                # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+                next_base = keep_unedited(next_base, base, desired.contacts, mapping.sheets.get("contacts"))
+                record_state(
+                    ctx,
+                    state,
+                    sheet_path,
+                    next_base,
+                    {
+                        "command": "sync",
+                        "workbook": str(sheet_path.resolve()),
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    },
+                    origin,
+                    changed=written or any(r.status == "done" for r in report.results),
+                    merge=merge,
+                    guard=guard,
+                    stage=stage,
+                )
+            # The one write of the workbook: Billomat's changes, Konflikte, new ids and the stamp; one .bak.
+            with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
+                stage.commit()
     ctx.reporter.detail(f"phases: {phases}")
     ctx.reporter.summary(_summary(ctx, merge, plan, report, reads, dry_run=False))
     failed = [r for r in report.results if r.status in ("failed", "skipped")]
@@ -244,31 +254,37 @@ def _show(ctx: Context, merge: Merge, plan, mapping) -> None:  # noqa: ANN001
 
 
 def _write_workbook(  # noqa: ANN202
-    ctx: Context, sheet_path: Path, mapping, merge: Merge, report: LoadReport, current, base, guard  # noqa: ANN001
+    ctx: Context, stage: StagedWorkbook, mapping, merge: Merge, report: LoadReport, current, base  # noqa: ANN001
 ):
-    """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
+    """Billomat's changes and the Konflikte sheet, then the ids of created rows, into the staged workbook.
 
     Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
-    whether the workbook file was rewritten.
+    whether the workbook changes (`stage.commit` writes it).
     Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
     """
     deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
                and r.status == "done"}
     definitions = [frame.client_properties for frame in (base, current) if frame is not None]
-    result = apply_workbook_changes(
-        sheet_path,
-        mapping,
-        merge.to_workbook,
-        merge.conflicts,
-        deleted_ids=deleted,
-        client_properties=definitions,
-        guard=guard,
-    )
+    with stage.editing() as work:
+        result = apply_workbook_changes(
+            work,
+            mapping,
+            merge.to_workbook,
+            merge.conflicts,
+            deleted_ids=deleted,
+            client_properties=definitions,
+            guard=stage.writer_guard,
+            backup=stage.backup,
+        )
+    stage.wrote(result.written)
     for problem in result.problems:
         ctx.reporter.warn(problem)
-    # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    ids = write_back_new_ids(ctx, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
-    return result.unwritten, result.written or bool(ids and ids.written)
+    with stage.editing() as work:
+        ids = write_back_new_ids(
+            ctx, stage.path, mapping, report, current, backup=stage.backup, guard=stage.writer_guard, target=work
+        )
+    stage.wrote(bool(ids and ids.written))
+    return result.unwritten, stage.changed
 
 
 def _summary(ctx: Context, merge: Merge, plan, report: LoadReport | None, reads: int, *, dry_run: bool) -> str:  # noqa: ANN001
