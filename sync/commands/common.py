@@ -16,7 +16,7 @@ from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
-from sync.writeback import NewIds, WritebackReport, write_ids
+from sync.writeback import NewIds, WritebackReport, backup_path, write_ids
 
 if TYPE_CHECKING:
     from sync.cli import Context
@@ -136,6 +136,8 @@ def write_back_new_ids(
     ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)
-    kept = f" (previous version: {result.backup})" if result.backup else ""
+    # Staged (`target`): the run's one write keeps the .bak, where it always was.
+    backup = result.backup or (backup_path(path) if target is not None and result.written else None)
+    kept = f" (previous version: {backup})" if backup else ""
     ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {path}{kept}")
     return result

@@ -25,6 +25,8 @@ def rels(zf: zipfile.ZipFile, name: str, base: str) -> dict[str, tuple[str, str]
 
 def workbook_part(zf: zipfile.ZipFile, path: Path) -> str:
     """The workbook part's name, from `_rels/.rels` (usually xl/workbook.xml, but not always)."""
+    if "_rels/.rels" not in zf.NameToInfo and "xl/workbook.xml" in zf.NameToInfo:
+        return "xl/workbook.xml"  # some writers leave out the package rels; readers still open it
     try:
         root = rels(zf, "_rels/.rels", "")
         return next(t for typ, t in root.values() if typ.endswith("/officeDocument"))
