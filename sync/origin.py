@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import time
 import zipfile
 from pathlib import Path
 from posixpath import normpath
 from xml.sax.saxutils import escape, unescape
 
-from sync.atomic import atomic_path, atomic_write_bytes
+from sync.atomic import atomic_write_bytes
 from sync.errors import WorkbookError
+from sync.workbook.save import save_package
 from sync.workbook_guard import WorkbookGuard
 
 ORIGIN_PROPERTY = "billsync-origin"
@@ -39,7 +39,6 @@ _VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 _CUSTOM_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
 _FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # the one fmtid Office uses for user-defined properties
 _ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")  # ids become file names in the state dir
-_CHUNK = 1 << 20
 _EMPTY_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>'
@@ -106,8 +105,8 @@ def write_origin(path: Path | str, state_id: str, *, guard: WorkbookGuard | None
         raise WorkbookError(
             f"not a readable xlsx workbook ({exc}); its origin stamp was not written", file=path
         ) from None
-    with atomic_path(path, guard=guard) as tmp:
-        _copy_package(path, tmp, parts)
+    # New parts are appended in name order (the order the stamp has always had).
+    save_package(path, dict(sorted(parts.items())), guard, backup=False)
     return True
 
 
@@ -187,19 +186,3 @@ def _append_child(xml: str, tag: str, child: str) -> str:
         return xml.replace(f"</{tag}>", f"{child}</{tag}>", 1)
     return re.sub(rf"(<{tag}\b[^>]*)/>", lambda m: f"{m.group(1)}>{child}</{tag}>", xml, count=1)
 
-
-def _copy_package(source: Path, target: Path, parts: dict[str, bytes]) -> None:
-    """Copy the package member by member (same order, names, dates, compression); `parts` replace or add."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
-        stamp = (1980, 1, 1, 0, 0, 0)
-        for info in zin.infolist():
-            if info.filename in parts:
-                zout.writestr(info, parts[info.filename], compress_type=info.compress_type)
-            else:
-                with zin.open(info) as src, zout.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-            stamp = info.date_time
-        for name in sorted(set(parts) - set(zin.namelist())):
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zout.writestr(info, parts[name])

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import itertools
-import posixpath
 import re
 import threading
 import zipfile
@@ -26,6 +25,8 @@ from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
 from sync.origin import ORIGIN_PROPERTY, write_origin
 from sync.progress import Progress
+from sync.workbook.cells import col_index
+from sync.workbook.parts import sheet_parts
 from sync.workbook_guard import WorkbookGuard
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
@@ -758,7 +759,7 @@ def xlsx_formula_cells(path: Path | str, sheets: list[str]) -> dict[str, list[tu
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            parts = _sheet_parts(archive)
+            parts = sheet_parts(archive, path)
             out: dict[str, list[tuple[int, int]]] = {}
             for name in sheets:
                 part = parts.get(name)
@@ -772,25 +773,6 @@ def xlsx_formula_cells(path: Path | str, sheets: list[str]) -> dict[str, list[tu
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
-
-
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name → zip member of its XML, via xl/workbook.xml and its relationships."""
-    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels if _local(r.tag) == "Relationship"}
-    out: dict[str, str] = {}
-    for el in book.iter():
-        if _local(el.tag) != "sheet":
-            continue
-        rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
-        target = targets.get(rid, "")
-        if not target:
-            continue
-        # Targets are relative to xl/ ("worksheets/sheet1.xml") or absolute ("/xl/worksheets/...").
-        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
-        out[el.get("name", "")] = member
-    return out
 
 
 def _scan_formulas(fh: Any) -> list[tuple[int, int]]:
@@ -818,16 +800,9 @@ def _scan_formulas(fh: Any) -> list[tuple[int, int]]:
                 cell = data.rfind(cell_open, 0, match.start())
                 ref = _CELL_REF.search(data, cell, data.find(b">", cell) + 1) if cell >= 0 else None
                 if ref is not None:
-                    found.add((int(ref.group(2)), _col_index(ref.group(1).decode("ascii"))))
+                    found.add((int(ref.group(2)), col_index(ref.group(1).decode("ascii"))))
         tail = data[-_SCAN_TAIL:]
     return sorted(found)
-
-
-def _col_index(letters: str) -> int:
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - 64
-    return index - 1
 
 
 def _read_csv_folder(folder: Path, mapping: Mapping) -> dict[str, _Raw]:

@@ -61,7 +61,7 @@ from pathlib import Path
 from posixpath import dirname, relpath
 from posixpath import join as posix_join
 from typing import Literal, cast
-from xml.sax.saxutils import escape, unescape
+from xml.sax.saxutils import unescape
 
 import numpy as np
 import pandas as pd
@@ -93,27 +93,24 @@ from sync.sheet import (
     xlsx_formula_cells,
 )
 from sync.wording import CONFLICT_KINDS
+from sync.workbook.cells import ATTR as _ATTR
+from sync.workbook.cells import REF as _REF
+from sync.workbook.cells import ROW as _ROW
+from sync.workbook.cells import attrs as _attrs
+from sync.workbook.cells import cell_xml as _cell_xml
+from sync.workbook.cells import col_index as _col_index
+from sync.workbook.cells import column_styles as _column_styles
+from sync.workbook.cells import letters as _letters
+from sync.workbook.cells import row_cells, widen_dimension
+from sync.workbook.cells import xml_text as _xml_text
+from sync.workbook.parts import decode as _decode
+from sync.workbook.parts import rels as _rels
+from sync.workbook.parts import sheet_parts as _sheet_parts
+from sync.workbook.parts import workbook_part as _workbook_part
+from sync.workbook.parts import workbook_rels_part as _workbook_rels
+from sync.workbook.save import backup_path, replacing, save_package
 from sync.workbook_guard import WorkbookGuard
-from sync.writeback import (
-    _ATTR,
-    _REF,
-    _ROW,
-    _attrs,
-    _col_index,
-    _column_styles,
-    _CsvFile,
-    _letters,
-    _read_csv,
-    _rels,
-    _replacing,
-    _save_csv,
-    _sheet_parts,
-    _unescape,
-    _widen_dimension,
-    _xlsx_grids,
-    backup_path,
-    row_cells,
-)
+from sync.writeback import _CsvFile, _read_csv, _save_csv, _unescape, _xlsx_grids
 
 RemovalMode = Literal["clear", "mark"]
 
@@ -144,10 +141,6 @@ _WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.wor
 _P = r"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix
 # "_x0041_" in a string means "A" to every xlsx reader: a literal one is escaped as "_x005F_x0041_".
 # Also before a control character, which becomes "_x000D_"-like itself ("_x0041\r" must not read "A\r").
-_ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}(?:_|[\x00-\x08\x0b-\x1f]))")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
-
-
 def removed_marker(key: str) -> str:
     """The key cell of a row whose record Billomat deleted, in removal="mark" mode."""
     return f"{REMOVED_PREFIX}{key}"
@@ -217,6 +210,7 @@ def apply_workbook_changes(
     client_properties: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
     guard: WorkbookGuard | None = None,
     owned: Sequence[OwnedSheet] = (),
+    backup: bool = True,
 ) -> WorkbookUpdateReport:
     """Make the workbook (xlsx file or CSV folder) what `changes` says; list `conflicts` in Konflikte.
 
@@ -229,6 +223,7 @@ def apply_workbook_changes(
       workbook is open or after it changed since (WorkbookInUseError);
     - owned: further sheets billsync owns (Löschungen), written like Konflikte: created when they have
       rows, rewritten when they exist.
+    - backup: keep the xlsx file as it was as its `.bak` (False: a staged copy, `sync.workbook.stage`).
     """
     path = Path(path)
     if removal not in (None, "clear", "mark"):
@@ -248,7 +243,7 @@ def apply_workbook_changes(
         return _CsvTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames, owned)
     if not path.is_file():
         raise WorkbookError("does not exist; the workbook changes could not be written", file=path)
-    return _XlsxTarget(path, mapping, guard).apply(changes, conflicts, removal, deleted_ids, frames, owned)
+    return _XlsxTarget(path, mapping, guard, backup).apply(changes, conflicts, removal, deleted_ids, frames, owned)
 
 
 def read_decisions(
@@ -704,25 +699,6 @@ def owned_rows(path: Path | str, name: str) -> list[list[str]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _xml_text(value: str) -> str:
-    """A string as xlsx stores it in <t>: "_xHHHH_" look-alikes and control characters escaped."""
-    if "_x" in value:
-        value = _ESCAPE_LIKE.sub("_x005F_", value)
-    value = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", value)
-    return escape(value)
-
-
-def _cell_xml(prefix: str, ref: str, style: str | None, value: str) -> str:
-    s = f' s="{style}"' if style not in (None, "", "0") else ""
-    if value == "":
-        return f'<{prefix}c r="{ref}"{s}/>'
-    keep = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
-    return (
-        f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t{keep}>{_xml_text(value)}'
-        f"</{prefix}t></{prefix}is></{prefix}c>"
-    )
-
-
 def _canon(item: str) -> str:
     """An XML fragment with its attributes sorted and the blanks between tags dropped (for comparing)."""
 
@@ -906,10 +882,11 @@ class _RowSpan:
 
 
 class _XlsxTarget:
-    def __init__(self, path: Path, mapping: Mapping, guard: WorkbookGuard) -> None:
+    def __init__(self, path: Path, mapping: Mapping, guard: WorkbookGuard, backup: bool = True) -> None:
         self.path = path
         self.mapping = mapping
         self.guard = guard
+        self.backup = backup
 
     def apply(
         self,
@@ -941,10 +918,9 @@ class _XlsxTarget:
             patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid, owned)
         if not patched and not added:
             return report
-        with _replacing(path, self.guard) as tmp:
-            _save_package(path, tmp, patched, added)
+        save_package(path, {**patched, **added}, self.guard, backup=self.backup)
         report.written = True
-        report.backup = backup_path(path)
+        report.backup = backup_path(path) if self.backup else None
         return report
 
     def patch_package(
@@ -1006,27 +982,6 @@ class _XlsxTarget:
         if style_data is not None and styles_part is not None:
             patched[styles_part] = style_data
         return patched, added
-
-
-def _decode(data: bytes, path: Path, sheet: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WorkbookError(
-            "the sheet XML is not UTF-8; open and save the workbook in Excel", file=path, sheet=sheet
-        ) from None
-
-
-def _workbook_part(zf: zipfile.ZipFile, path: Path) -> str:
-    try:
-        root = _rels(zf, "_rels/.rels", "")
-        return next(t for typ, t in root.values() if typ.endswith("/officeDocument"))
-    except (KeyError, StopIteration) as exc:
-        raise WorkbookError(f"the xlsx package is not as expected ({exc})", file=path) from None
-
-
-def _workbook_rels(workbook_part: str) -> str:
-    return posix_join(dirname(workbook_part), "_rels", workbook_part.rsplit("/", 1)[-1] + ".rels")
 
 
 def _styles_part(zf: zipfile.ZipFile, workbook_part: str) -> str | None:
@@ -1216,7 +1171,7 @@ def _patch_sheet(
         pieces_out += [xml[position:start], replacement]
         position = end
     pieces_out.append(xml[position:])
-    xml = _widen_dimension("".join(pieces_out), dict.fromkeys(plan.cells, ""))
+    xml = widen_dimension("".join(pieces_out), list(plan.cells))
     return _grow_filter(xml, plan)
 
 
@@ -1372,21 +1327,6 @@ def _add_sheet(
     return part, workbook, (rels_part, rels.encode("utf-8")), ("[Content_Types].xml", types.encode("utf-8"))
 
 
-def _save_package(source: Path, target: Path, patched: dict[str, bytes], added: dict[str, bytes]) -> None:
-    """Copy the package member by member (same order, names, dates, compression); patched parts replaced,
-    new parts appended."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
-        stamp = (1980, 1, 1, 0, 0, 0)
-        for info in zin.infolist():
-            data = patched[info.filename] if info.filename in patched else zin.read(info)
-            zout.writestr(info, data, compress_type=info.compress_type)
-            stamp = info.date_time
-        for name, data in added.items():
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zout.writestr(info, data)
-
-
 # --------------------------------------------------------------------------------------------------
 # CSV folder
 # --------------------------------------------------------------------------------------------------
@@ -1442,7 +1382,7 @@ class _CsvTarget:
                 cells = file.rows[row - 1]
                 cells.extend([""] * (col + 1 - len(cells)))
                 cells[col] = _csv_value(edit.value)
-            with _replacing(file.path, self.guard) as tmp:
+            with replacing(file.path, self.guard) as tmp:
                 _save_csv(file, tmp)
             report.written = True
             report.backup = backup_path(file.path)
@@ -1485,7 +1425,7 @@ class _CsvTarget:
         data = (b"\xef\xbb\xbf" if out.bom else b"") + buffer.getvalue().encode("utf-8")
         if existing is not None and existing.read_bytes() == data:
             return
-        with _replacing(target, self.guard) as tmp:
+        with replacing(target, self.guard) as tmp:
             _save_csv(out, tmp)
         report.written = True
         report.backup = report.backup or backup_path(target)

@@ -34,28 +34,36 @@ new file) readable.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import re
-import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from posixpath import dirname, normpath
-from posixpath import join as posix_join
-from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
+from typing import IO
 
-import python_calamine
-
-from sync.atomic import atomic_copy, atomic_path
 from sync.desired import NEW_KEY
 from sync.errors import WorkbookError
 from sync.load import LoadReport
 from sync.mapping import Mapping, SheetMap
-from sync.sheet import _detect_separator, cell_text
+from sync.sheet import _detect_separator
+from sync.workbook.cells import ROW as _ROW
+from sync.workbook.cells import attrs as _attrs
+from sync.workbook.cells import cell_xml as _cell_xml
+from sync.workbook.cells import column_styles as _column_styles
+from sync.workbook.cells import letters as _letters
+from sync.workbook.cells import row_cells, widen_dimension
+from sync.workbook.parts import sheet_parts as _sheet_parts
+from sync.workbook.save import CHUNK as _CHUNK
+from sync.workbook.save import backup_path, replacing, save_package
+from sync.workbook.scan import Hard as _Hard
+from sync.workbook.scan import Scan as _Scan
+from sync.workbook.scan import SheetContext as _Context
+from sync.workbook.scan import scan_sheet as _scan_sheet
+from sync.workbook.scan import sparse_grid as _sparse_grid
+from sync.workbook.scan import xlsx_grids as _xlsx_grids
 from sync.workbook_guard import WorkbookGuard
 
 _BOM = "\ufeff"
@@ -146,11 +154,6 @@ def _record_values(sheet: SheetMap, record: dict[str, str], numbers: dict[str, s
         if value:
             out.append((column.header, value))
     return tuple(out)
-
-
-def backup_path(path: Path) -> Path:
-    """Where the previous version of a workbook file is kept: `Kunden.xlsx` → `Kunden.bak.xlsx`."""
-    return path.with_name(f"{path.stem}.bak{path.suffix}")
 
 
 def write_ids(
@@ -288,141 +291,8 @@ def _write_xlsx(path: Path, mapping: Mapping, ids: NewIds, backup: bool, guard: 
             written -= len(plan.problems) - before
     if not written:
         return WritebackReport(0, plan.unchanged, plan.problems)
-    with _replacing(path, guard, backup) as tmp:
-        _save_zip(path, tmp, patched)
+    save_package(path, {part: partial(_copy_patched, patch) for part, patch in patched.items()}, guard, backup=backup)
     return WritebackReport(written, plan.unchanged, plan.problems, backup_path(path) if backup else None)
-
-
-def _xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
-    """The cells of the named sheets as text; rows[0] is sheet row 1, index 0 is column A."""
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except python_calamine.CalamineError as exc:
-        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
-    try:
-        present = set(workbook.sheet_names)
-        out: dict[str, list[list[str]]] = {}
-        for name in names:
-            if name in present:
-                rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                out[name] = [[cell_text(v) for v in row] for row in rows]
-        return out
-    finally:
-        workbook.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading only the cells the plan needs, straight from the sheet XML
-#
-# A 100k-row sheet is ~140 MB of XML; reading it all with calamine into lists of str took most of the
-# time and over a GB. write_ids only needs the header row and the rows of its records (and, for `neu-…`
-# references, one column of Kontakte: that case still reads the whole sheet). The sheet XML is streamed
-# once; the wanted rows are kept as bytes with their offsets, which is also what the patch needs.
-#
-# The values must be exactly what `_xlsx_grids` (calamine + cell_text) gives (measured with the
-# python-calamine in use: line ends normalized, `<t>` trimmed unless xml:space="preserve", `_xHHHH_`
-# decoded up to U+00FF). Every cell whose value is not certain to come out the same — phonetic runs,
-# error and date cells, numbers in a cell with a non-plain number format, `_xHHHH_` above U+00FF — makes
-# the sheet fall back to `_xlsx_grids`; so does a row without a row number.
-# --------------------------------------------------------------------------------------------------
-
-_CHUNK = 1 << 22  # 4 MB of XML at a time
-_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
-_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9A-Fa-f]+));")
-_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_PRESERVE = re.compile(r"\bxml:space\s*=\s*[\"']preserve[\"']")
-_XML_SPACE = " \t\n\r"
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-# Number formats whose numbers calamine gives as plain floats (General, 0, 0.00, #,##0, %, 0.00E+00,
-# fractions, accounting, ##0.0E+0, @); any other format (dates, times, custom) may give a date.
-_PLAIN_FORMATS = {0, 1, 2, 3, 4, 9, 10, 11, 12, 13, 37, 38, 39, 40, 48, 49}
-
-
-class _Hard(Exception):
-    """A cell whose value the sparse reader does not reproduce with certainty: read the sheet with calamine."""
-
-
-@dataclass
-class _Scan:
-    """The wanted rows of one sheet part: the XML before <sheetData>, each row element with its offsets."""
-
-    part: str
-    prefix: bytes
-    head: bytes | None  # the bytes before the first "sheetData" (None: there is none)
-    rows: dict[int, tuple[int, int, bytes]]  # row number -> (start, end, the <row> element)
-    unnumbered: int | None  # offset of the first <row> without r, if one came before the last wanted row
-
-
-def _scan_sheet(zf: zipfile.ZipFile, part: str, wanted: set[int]) -> _Scan:
-    """One streaming pass over a sheet part, keeping the wanted rows (it stops after the last of them)."""
-    pending = set(wanted)
-    rows: dict[int, tuple[int, int, bytes]] = {}
-    head: bytes | None = None
-    prefix = b""
-    row_re: re.Pattern[bytes] | None = None
-    unnumbered: int | None = None
-    data, base = b"", 0  # base: offset of data[0] in the part
-    with zf.open(part) as fh:
-        while True:
-            chunk = fh.read(_CHUNK)
-            eof = not chunk
-            data += chunk
-            if row_re is None:
-                at = data.find(b"sheetData")
-                if at < 0 and not eof:
-                    continue
-                head = data[:at] if at >= 0 else None
-                root = _ROOT.search(data, 0, at if at >= 0 else len(data))
-                prefix = (root.group(1) + b":") if root is not None and root.group(1) else b""
-                if root is not None:
-                    row_re = re.compile(b"<(" + re.escape(prefix) + rb")row\b([^>]*?)(/?)>")
-                else:
-                    row_re = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)row\b([^>]*?)(/?)>")
-            done = 0  # data[:done] is handled
-            keep: int | None = None  # where the next chunk must continue (an unfinished wanted row)
-            for match in row_re.finditer(data):
-                attr = _R_ATTR.search(match.group(2))
-                value = (attr.group(1) if attr.group(1) is not None else attr.group(2)) if attr else b""
-                number = int(value) if value.strip().isdigit() else None
-                if number is None:
-                    if unnumbered is None and pending:
-                        unnumbered = base + match.start()
-                    done = match.end()
-                    continue
-                if number not in pending:
-                    done = match.end()
-                    continue
-                if match.group(3):
-                    end = match.end()
-                else:
-                    close = data.find(b"</" + match.group(1) + b"row>", match.end())
-                    if close < 0:
-                        if eof:
-                            end = -1
-                        else:
-                            keep = match.start()  # the rest of the row comes with the next chunk
-                            break
-                    else:
-                        end = close + len(match.group(1)) + 6
-                if end >= 0:
-                    rows[number] = (base + match.start(), base + end, data[match.start() : end])
-                    done = end
-                else:
-                    rows[number] = (base + match.start(), -1, b"")  # never closed
-                    done = match.end()
-                pending.discard(number)
-                if not pending:
-                    break
-            if eof or not pending:
-                break
-            if keep is None:
-                # What follows the last match may hold the start of an unfinished <row> tag.
-                keep = max(done, len(data) - (1 << 16))
-            base += keep
-            data = data[keep:]
-    return _Scan(part, prefix, head, rows, unnumbered)
 
 
 def _xlsx_cells(
@@ -472,311 +342,6 @@ def _xlsx_cells(
     return grids, scans
 
 
-class _Context:
-    """The shared strings and number formats of a package, read only when a cell needs them."""
-
-    def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
-        self.zf = zf
-        self.path = path
-        self._formats: list[int] | None = None
-        self._plain = _PLAIN_FORMATS
-        self._rels: dict[str, tuple[str, str]] | None = None
-
-    def _part(self, kind: str) -> str | None:
-        if self._rels is None:
-            root_rels = _rels(self.zf, "_rels/.rels", "")
-            workbook = next(t for typ, t in root_rels.values() if typ.endswith("/officeDocument"))
-            base = dirname(workbook)
-            self._rels = _rels(self.zf, posix_join(base, "_rels", workbook.rsplit("/", 1)[-1] + ".rels"), base)
-        part = next((t for typ, t in self._rels.values() if typ.endswith("/" + kind)), None)
-        return part if part is not None and part in self.zf.NameToInfo else None
-
-    def plain_number(self, style: str | None) -> bool:
-        """Whether calamine gives a number in a cell of this style as a float (not a date or time)."""
-        if self._formats is None:
-            self._formats = []
-            part = self._part("styles")
-            if part is not None:
-                root = ET.fromstring(self.zf.read(part))
-                custom = {e.get("numFmtId") for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "numFmt"}
-                self._plain = {f for f in _PLAIN_FORMATS if str(f) not in custom}
-                for element in root:
-                    if element.tag.rsplit("}", 1)[-1] == "cellXfs":
-                        self._formats = [
-                            int(xf.get("numFmtId", "0")) if xf.get("numFmtId", "0").isdigit() else -1
-                            for xf in element
-                            if xf.tag.rsplit("}", 1)[-1] == "xf"
-                        ]
-        index = int(style) if style and style.isdigit() else 0 if not style else -1
-        if 0 <= index < len(self._formats):
-            return self._formats[index] in self._plain
-        return index == 0 and not self._formats
-
-    def shared_strings(self, wanted: set[int]) -> dict[int, str]:
-        """The wanted entries of the shared-strings table (streamed; a missing one is _Hard)."""
-        part = self._part("sharedStrings")
-        if part is None:
-            raise _Hard
-        out: dict[int, str] = {}
-        last = max(wanted)
-        index = 0
-        data = b""
-        si: re.Pattern[bytes] | None = None
-        with self.zf.open(part) as fh:
-            while index <= last:
-                chunk = fh.read(_CHUNK)
-                eof = not chunk
-                data += chunk
-                if si is None:
-                    root = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?sst[\s>]", data)
-                    if root is None:
-                        if eof:
-                            raise _Hard
-                        continue
-                    prefix = (root.group(1) + b":") if root.group(1) else b""
-                    si = re.compile(b"<" + re.escape(prefix) + rb"si(?:\s[^>]*?)?(/?)>")
-                    close = b"</" + prefix + b"si>"
-                    text_prefix = prefix.decode("ascii")
-                done = 0
-                for match in si.finditer(data):
-                    if match.group(1):
-                        end = match.end()
-                        body = ""
-                    else:
-                        end = data.find(close, match.end())
-                        if end < 0:
-                            break
-                        body = data[match.end() : end].decode("utf-8") if index in wanted else ""
-                        end += len(close)
-                    if index in wanted:
-                        out[index] = _rich_text(body, text_prefix)
-                    index += 1
-                    done = end
-                    if index > last:
-                        break
-                if eof:
-                    break
-                data = data[done:]
-        if len(out) != len(wanted):
-            raise _Hard
-        return out
-
-
-def _sparse_grid(scan: _Scan, context: _Context, length: int) -> list[list[str]]:
-    """The scanned rows as `_xlsx_grids` rows (row `n` at index n - 1); the other rows empty."""
-    grid: list[list[str]] = [[] for _ in range(length)]
-    shared: dict[tuple[int, int], int] = {}
-    prefix = scan.prefix.decode("ascii")
-    for number, (_, end, element) in scan.rows.items():
-        if end < 0:
-            raise _Hard
-        try:
-            text = element.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Hard from None
-        start = _ROW.match(text)
-        if start is None or start.group("p") != prefix:
-            raise _Hard
-        body = "" if start.group("empty") else text[start.end() : len(text) - len(f"</{prefix}row>")]
-        try:
-            cells = row_cells(body, number, Path(), "")
-        except WorkbookError:
-            raise _Hard from None
-        values: dict[int, str] = {}
-        for col, begin, end, attrs in cells:
-            if col in values:
-                raise _Hard
-            value = _cell_value(body[begin:end], attrs, prefix, context)
-            if isinstance(value, int):
-                shared[(number, col)] = value
-                values[col] = ""
-            else:
-                values[col] = value
-        if values:
-            row = [""] * (max(values) + 1)
-            for col, value in values.items():
-                row[col] = value
-            grid[number - 1] = row
-    if shared:
-        strings = context.shared_strings(set(shared.values()))
-        for (number, col), index in shared.items():
-            grid[number - 1][col] = strings[index]
-    return grid
-
-
-def _cell_value(xml: str, attrs: dict[str, str], prefix: str, context: _Context) -> str | int:
-    """A cell's text as calamine + cell_text give it; an int is an index into the shared strings."""
-    kind = attrs.get("t", "n")
-    inner = "" if xml.endswith("/>") and xml.find(">") == len(xml) - 1 else xml[xml.find(">") + 1 :]
-    if kind == "inlineStr":
-        found = re.search(rf"<{re.escape(prefix)}is\b[^>]*?(/?)>", inner)
-        if found is None:
-            raise _Hard
-        if found.group(1):
-            return ""
-        close = inner.find(f"</{prefix}is>", found.end())
-        if close < 0:
-            raise _Hard
-        return _rich_text(inner[found.end() : close], prefix)
-    v = re.search(rf"<{re.escape(prefix)}v(?:\s[^>]*)?>(.*?)</{re.escape(prefix)}v>", inner, re.S)
-    if v is None:
-        if kind in ("n", "str") and not re.search(rf"<{re.escape(prefix)}v\b", inner):
-            return ""
-        raise _Hard
-    raw = v.group(1)
-    if kind == "s":
-        if not raw.isascii() or not raw.isdigit():
-            raise _Hard
-        return int(raw)
-    if kind == "str":
-        if raw != raw.strip(_XML_SPACE):
-            raise _Hard
-        return _text(raw, preserve=True, strings=False)
-    if kind == "b" and raw in ("0", "1"):
-        return raw
-    if kind == "n" and _NUMBER.fullmatch(raw) and context.plain_number(attrs.get("s")):
-        return cell_text(float(raw))
-    raise _Hard
-
-
-def _rich_text(xml: str, prefix: str) -> str:
-    """The text of a string item (`<si>`/`<is>`): its `<t>` elements, also inside rich-text runs."""
-    if "<" + prefix + "rPh" in xml or "<!" in xml or "<?" in xml:
-        raise _Hard
-    p = re.escape(prefix)
-    return "".join(
-        _text(text or "", preserve=bool(_PRESERVE.search(attrs or "")))
-        for attrs, text in re.findall(rf"<{p}t(\s[^>]*?)?(?:/>|>(.*?)</{p}t>)", xml, re.S)
-    )
-
-
-def _text(raw: str, *, preserve: bool, strings: bool = True) -> str:
-    """XML character data as calamine reads it; _Hard where that is not certain.
-
-    Line ends are normalized (CR LF and CR → LF, as the XML parser does); without xml:space="preserve"
-    the text is trimmed of XML white space; the entities are resolved; then, in strings, the `_xHHHH_`
-    escapes of characters up to U+00FF (calamine leaves the others as they are).
-    """
-    if "<" in raw:
-        raise _Hard
-    if "\r" in raw:
-        if not strings:
-            raise _Hard
-        raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-    if not preserve:
-        raw = raw.strip(_XML_SPACE)
-    if "&" in raw:
-        if len(_ENTITY.findall(raw)) != raw.count("&"):
-            raise _Hard
-        raw = _ENTITY.sub(_entity, raw)
-        if not preserve and raw != raw.strip(_XML_SPACE):
-            raise _Hard  # white space from a character reference: trimmed or not?
-    if "_x" in raw:
-        if not strings:
-            raise _Hard
-        raw = _ESCAPED.sub(_escaped, raw)
-    return raw
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = int(match.group(1), 16)
-    if code > 0xFF:
-        raise _Hard
-    return chr(code)
-
-
-def _entity(match: re.Match[str]) -> str:
-    if match.group(1):
-        return _NAMED[match.group(1)]
-    code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
-    if code > 0x10FFFF:
-        raise _Hard
-    return chr(code)
-
-
-def _sheet_parts(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
-    """Sheet name → its part in the package (via _rels/.rels → workbook.xml → its rels)."""
-    try:
-        root_rels = _rels(zf, "_rels/.rels", "")
-        workbook = next(t for typ, t in root_rels.values() if typ.endswith("/officeDocument"))
-        base = dirname(workbook)
-        rels = _rels(zf, posix_join(base, "_rels", workbook.rsplit("/", 1)[-1] + ".rels"), base)
-        parts: dict[str, str] = {}
-        for element in ET.fromstring(zf.read(workbook)).iter():
-            if element.tag.rsplit("}", 1)[-1] != "sheet":
-                continue
-            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), "")
-            if rid in rels:
-                parts[element.get("name", "")] = rels[rid][1]
-        return parts
-    except (KeyError, StopIteration, ET.ParseError) as exc:
-        raise WorkbookError(f"the xlsx package is not as expected ({exc})", file=path) from None
-
-
-def _rels(zf: zipfile.ZipFile, name: str, base: str) -> dict[str, tuple[str, str]]:
-    """Relationship id → (type, part name) of one .rels part."""
-    out: dict[str, tuple[str, str]] = {}
-    for element in ET.fromstring(zf.read(name)).iter():
-        if element.tag.rsplit("}", 1)[-1] != "Relationship" or element.get("TargetMode") == "External":
-            continue
-        target = element.get("Target", "")
-        part = target.lstrip("/") if target.startswith("/") else normpath(posix_join(base, target))
-        out[element.get("Id", "")] = (element.get("Type", ""), part)
-    return out
-
-
-_ROW = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)row\b(?P<a>[^>]*?)(?P<empty>/?)>")
-_CELL = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)c\b(?P<a>[^>]*?)(?P<empty>/?)>")
-_COL = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?col\b([^>]*?)/?>")
-_ATTR = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_DIMENSION = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref=\"([^\"]*)\"")
-_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
-
-
-def _attrs(text: str) -> dict[str, str]:
-    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _ATTR.finditer(text)}
-
-
-def _letters(col: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters, col = "", col + 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def row_cells(body: str, number: int, path: Path, sheet: str) -> list[tuple[int, int, int, dict[str, str]]]:
-    """(0-based column, start, end, attributes) of every <c> in a row's inner XML."""
-    out = []
-    for match in _CELL.finditer(body):
-        attrs = _attrs(match.group("a"))
-        ref = _REF.match(attrs.get("r", ""))
-        if ref is None:
-            raise WorkbookError(
-                f"row {number} has cells without a reference; open and save the workbook in Excel",
-                file=path,
-                sheet=sheet,
-            )
-        if match.group("empty"):
-            end = match.end()
-        else:
-            close = f"</{match.group('p')}c>"
-            end = body.find(close, match.end())
-            if end < 0:
-                raise WorkbookError(f"a cell of row {number} is not closed", file=path, sheet=sheet, row=number)
-            end += len(close)
-        out.append((_col_index(ref.group(1)), match.start(), end, attrs))
-    return out
-
-
 def _patch_row(
     body: str,
     number: int,
@@ -813,42 +378,6 @@ def _patch_row(
     for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         body = body[:start] + replacement + body[end:]
     return body, inserted
-
-
-def _cell_xml(prefix: str, ref: str, style: str | None, value: str) -> str:
-    """An inline-string cell: no shared-strings table to touch, and always text (an id is never a number)."""
-    s = f' s="{escape(style)}"' if style not in (None, "", "0") else ""
-    keep = ' xml:space="preserve"' if value != value.strip() else ""
-    return f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t{keep}>{escape(value)}</{prefix}t></{prefix}is></{prefix}c>'
-
-
-def _column_styles(xml: str) -> dict[int, str]:
-    """0-based column → its default style (`<col min max style>`), for cells that do not exist yet."""
-    head = xml[: xml.find("sheetData")] if "sheetData" in xml else ""
-    out: dict[int, str] = {}
-    for match in _COL.finditer(head):
-        attrs = _attrs(match.group(1))
-        if "style" in attrs and attrs.get("min", "").isdigit() and attrs.get("max", "").isdigit():
-            for col in range(int(attrs["min"]) - 1, min(int(attrs["max"]), 16_384)):
-                out[col] = attrs["style"]
-    return out
-
-
-def _widen_dimension(xml: str, edits: _Edits) -> str:
-    """Grow `<dimension ref>` if a new cell lies outside it (readers may size the sheet by it)."""
-    match = _DIMENSION.search(xml)
-    if match is None:
-        return xml
-    parts = match.group(1).split(":")
-    corners = [_REF.match(p) for p in parts]
-    if not all(corners):
-        return xml
-    cols = [_col_index(c.group(1)) for c in corners if c] + [col for _, col in edits]
-    rows = [int(c.group(2)) for c in corners if c] + [row for row, _ in edits]
-    ref = f"{_letters(min(cols))}{min(rows)}:{_letters(max(cols))}{max(rows)}"
-    if ref == match.group(1) or ref == f"{match.group(1)}:{match.group(1)}":
-        return xml
-    return xml[: match.start(1)] + ref + xml[match.end(1) :]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -917,27 +446,14 @@ def _patch_sheet(scan: _Scan, edits: _Edits, path: Path, sheet: str, problems: l
             closing = f"</{prefix}row>"
         replacements.append((start, end, (start_tag + body + closing).encode("utf-8")))
     if head is not None:
-        widened = _widen_dimension(head, edits)
+        widened = widen_dimension(head, edits)
         if widened != head:
             replacements.insert(0, (0, len(scan.head or b""), widened.encode("utf-8")))
     return _SheetPatch(replacements, path, sheet)
 
 
-def _save_zip(source: Path, target: Path, patched: dict[str, _SheetPatch]) -> None:
-    """Copy the package member by member (same order, names, dates, compression), patched parts replaced."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for info in zin.infolist():
-            patch = patched.get(info.filename)
-            if patch is None:
-                # Streamed: a 100 MB part is never held whole (the bytes are the same as writestr's).
-                with zin.open(info) as src, zout.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-            else:
-                _copy_patched(zin, info, zout, patch)
-
-
-def _copy_patched(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.ZipFile, patch: _SheetPatch) -> None:
-    """Stream one part from `zin` to `zout` with its byte ranges replaced; the XML must be UTF-8."""
+def _copy_patched(patch: _SheetPatch, src: IO[bytes], dst: IO[bytes]) -> None:
+    """Stream one part from `src` to `dst` with its byte ranges replaced; the XML must be UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
 
     def pull() -> bytes:
@@ -953,27 +469,26 @@ def _copy_patched(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.Zip
             ) from None
         return chunk
 
-    with zin.open(info) as src, zout.open(info, "w") as dst:
-        buffer, base = b"", 0  # base: offset of buffer[0] in the part
-        for start, end, data in patch.replacements:
-            while base + len(buffer) < start:
-                dst.write(buffer)
-                base += len(buffer)
-                buffer = pull()
-                if not buffer:
-                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
-            dst.write(buffer[: start - base])
-            buffer, base = buffer[start - base :], start
-            while base + len(buffer) < end:
-                base += len(buffer)
-                buffer = pull()
-                if not buffer:
-                    raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
-            buffer, base = buffer[end - base :], end
-            dst.write(data)
-        dst.write(buffer)
-        while chunk := pull():
-            dst.write(chunk)
+    buffer, base = b"", 0  # base: offset of buffer[0] in the part
+    for start, end, data in patch.replacements:
+        while base + len(buffer) < start:
+            dst.write(buffer)
+            base += len(buffer)
+            buffer = pull()
+            if not buffer:
+                raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+        dst.write(buffer[: start - base])
+        buffer, base = buffer[start - base :], start
+        while base + len(buffer) < end:
+            base += len(buffer)
+            buffer = pull()
+            if not buffer:
+                raise WorkbookError("the sheet XML changed while it was written", file=patch.path, sheet=patch.sheet)
+        buffer, base = buffer[end - base :], end
+        dst.write(data)
+    dst.write(buffer)
+    while chunk := pull():
+        dst.write(chunk)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1009,7 +524,7 @@ def _write_csv_folder(
             cells = file.rows[row - 1]
             cells.extend([""] * (col + 1 - len(cells)))
             cells[col] = value
-        with _replacing(file.path, guard, backup) as tmp:
+        with replacing(file.path, guard, backup) as tmp:
             _save_csv(file, tmp)
         written += len(edits)
         kept = backup_path(file.path) if backup else None
@@ -1047,15 +562,3 @@ def _unescape(value: str) -> str:
 # Atomic replace with one backup
 # --------------------------------------------------------------------------------------------------
 
-
-def _backup(target: Path) -> None:
-    """Keep the current file as its .bak version (copied atomically: never half a backup)."""
-    atomic_copy(target, backup_path(target))
-
-
-def _replacing(
-    target: Path, guard: WorkbookGuard, backup: bool = True
-) -> contextlib.AbstractContextManager[Path]:
-    """A temp path beside `target`; when the block succeeds: check the workbook is still what was read
-    and not open, back up the current file, then rename over it."""
-    return atomic_path(target, before_replace=_backup if backup else None, guard=guard)

@@ -17,7 +17,6 @@ import pytest
 from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 
-from sync import workbook_update
 from sync.desired import read_desired
 from sync.diff import diff_account
 from sync.frames import AccountFrames
@@ -505,11 +504,11 @@ def test_a_crash_while_saving_leaves_the_workbook_intact(
         [update(tables, "Kunden", 2, "Ort", "Bonn")], new_records(mapping, [{"id": "1200", "name": "X"}])
     )
 
-    def crash(source: Path, target: Path, patched: dict, added: dict) -> None:
+    def crash(source: Path, target: Path, parts: dict) -> None:
         target.write_bytes(b"PK\x03\x04half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(workbook_update, "_save_package", crash)
+    monkeypatch.setattr("sync.workbook.save.copy_package", crash)
     with pytest.raises(OSError, match="No space left"):
         apply_workbook_changes(path, mapping, todo, CONFLICTS_1)
     assert path.read_bytes() == original

@@ -273,7 +273,7 @@ def test_a_crash_while_saving_leaves_the_workbook_intact(
         target.write_bytes(b"PK\x03\x04half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writeback, "_save_zip", crash)
+    monkeypatch.setattr("sync.workbook.save.copy_package", crash)
     with pytest.raises(OSError, match="No space left"):
         write_ids(path, mapping, ids)
     assert path.read_bytes() == original

@@ -16,7 +16,7 @@ from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
-from sync.writeback import NewIds, WritebackReport, write_ids
+from sync.writeback import NewIds, WritebackReport, backup_path, write_ids
 
 if TYPE_CHECKING:
     from sync.progress import Reporter
@@ -125,17 +125,21 @@ def write_back_new_ids(
     *,
     backup: bool = True,
     guard: WorkbookGuard | None = None,
+    target: Path | None = None,
 ) -> WritebackReport | None:
-    """The ids of the rows a load created (and what Billomat filled in for them) into the workbook."""
+    """The ids of the rows a load created (and what Billomat filled in for them) into the workbook
+    (`target`: the file to patch instead, the run's staged copy of `path`)."""
     numbers = dict(zip(current.clients["id"], current.clients["client_number"], strict=True))
     ids = NewIds.from_report(_with_records(report, current), mapping, numbers)
     if not ids:
         return None
     ctx.reporter.activity(f"Writing {len(ids)} new id(s) into {path.name}")
-    result = write_ids(path, mapping, ids, backup=backup, guard=guard)
+    result = write_ids(target or path, mapping, ids, backup=backup, guard=guard)
     ctx.reporter.activity(None)
     for problem in result.problems:
         ctx.reporter.warn(problem)
-    kept = f" (previous version: {result.backup})" if result.backup else ""
+    # Staged (`target`): the run's one write keeps the .bak, where it always was.
+    kept_as = result.backup or (backup_path(path) if target is not None and result.written else None)
+    kept = f" (previous version: {kept_as})" if kept_as else ""
     ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {path}{kept}")
     return result

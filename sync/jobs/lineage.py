@@ -5,6 +5,9 @@ the workbook's origin stamp (`sync.origin`); without a known stamp the newest st
 states kept for the stale-value rule (`merge_account(older=...)`). `record_state` writes the state a
 run ends with and then stamps the workbook with its id — in that order, so a crash in between leaves
 a workbook stamped with an older state that is still kept, which is what it then still descends from.
+With a `StagedWorkbook` the stamp goes into the staged copy, and the run's one workbook write (its
+`commit`, after this) carries it together with the run's other changes; a commit that fails likewise
+leaves the workbook with its older, kept stamp.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sync.frames import AccountFrames
 from sync.merge import STALE_COPY, Merge
 from sync.origin import ORIGIN_FILE, ORIGIN_PROPERTY, new_state_id, read_origin, write_origin
 from sync.state import StateDir
+from sync.workbook.stage import StagedWorkbook
 from sync.workbook_guard import WorkbookGuard
 
 if TYPE_CHECKING:
@@ -81,12 +85,14 @@ def record_state(
     changed: bool,
     merge: Merge | None = None,
     guard: WorkbookGuard | None = None,
+    stage: StagedWorkbook | None = None,
 ) -> str | None:
     """Record the state a run ends with and stamp the workbook with it; returns the new id (None: none).
 
     Nothing is recorded when the run changed nothing on either side and the workbook's origin is known
     (the state is then the one it already names). A workbook of unknown origin with `stale_copy`
     conflicts held keeps having none: stamping it would make its stale values look like edits next time.
+    `stage`: the run's staged workbook; the stamp is then written into it (the caller commits it).
     """
     if not changed and base.known:
         return None
@@ -95,7 +101,11 @@ def record_state(
     if merge is not None and not base.known and any(c.kind == STALE_COPY for c in merge.held):
         return state_id
     try:
-        write_origin(sheet_path, state_id, guard=guard)
+        if stage is None:
+            write_origin(sheet_path, state_id, guard=guard)
+        else:
+            with stage.editing() as work:
+                stage.wrote(write_origin(work, state_id, guard=stage.writer_guard) and stage.staged)
     except (BillsyncError, OSError) as exc:
         # The workbook keeps its older stamp, and that state is kept: the next run still merges right.
         ctx.reporter.warn(

@@ -18,8 +18,9 @@ from sync.jobs.lineage import record_state
 from sync.jobs.prepare import Options, Prepared, prepare, state_of, stop_if_open, warn_if_open
 from sync.jobs.result import JobResult
 from sync.journal import Journal
-from sync.load import LoadStopped, apply_plan, markers_in, rebase
+from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.runtime import Session
+from sync.workbook.stage import StagedWorkbook
 from sync.workbook_guard import WorkbookInUseError
 
 NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
@@ -52,61 +53,84 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
         # Opened or saved while Billomat was read: stop before the first write request.
         prepared.guard.check()
         journal = Journal(state.path, command="push", workbook=str(sheet_path.resolve()))
-        with reporter.bar("Schreiben", total=len(prepared.plan.changes), unit="changes") as bar:
-            try:
-                report = apply_plan(
-                    prepared.plan,
-                    prepared.bm,
-                    journal,
-                    on_progress=lambda *_: bar.update(1),
-                    marked=markers_in(prepared.current),
-                    current=prepared.current,
-                )
-            except LoadStopped as stopped:
-                journal.close(stopped.exit_code, requests=stopped.report.requests)
-                # The ids that did land go into the workbook now; the journal covers the rest next run.
+        # One workbook write per run: the new ids and the origin stamp go into a staged copy first.
+        with StagedWorkbook(sheet_path, prepared.guard) as stage:
+            with reporter.bar("Schreiben", total=len(prepared.plan.changes), unit="changes") as bar:
                 try:
-                    write_back_new_ids(
-                        session, sheet_path, prepared.mapping, stopped.report, prepared.current, guard=prepared.guard
+                    report = apply_plan(
+                        prepared.plan,
+                        prepared.bm,
+                        journal,
+                        on_progress=lambda *_: bar.update(1),
+                        marked=markers_in(prepared.current),
+                        current=prepared.current,
                     )
-                except WorkbookInUseError as exc:
-                    reporter.warn(f"{exc}; the next push writes the new ids")
-                raise
-            bar.close()
-        for result in [*report.failed, *report.skipped]:
-            change = result.change
-            where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
-            reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
-        # The state does not advance when the ids cannot be written: the next push adopts the created
-        # records by their markers (sync/load.py) and writes the ids then.
-        with after_billomat_writes(report, NEXT_PUSH):
-            ids = write_back_new_ids(session, sheet_path, prepared.mapping, report, prepared.current, guard=prepared.guard)
-        reporter.activity("Writing the base snapshot")
-        after = rebase(prepared.current, report)
-        if prepared.merge is not None:
-            # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
-            after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
-        # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-        after = keep_unedited(
-            after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
-        )
-        after = parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked
-        written = bool(ids and ids.written)
-        state_id = record_state(
-            session,
-            state,
-            sheet_path,
-            after,
-            {
-                "command": "push",
-                "workbook": str(sheet_path.resolve()),
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-            prepared.base,
-            changed=any(r.status == "done" for r in report.results) or written,
-            merge=prepared.merge,
-            guard=prepared.guard,
-        )
+                except LoadStopped as stopped:
+                    journal.close(stopped.exit_code, requests=stopped.report.requests)
+                    # The ids that did land go into the workbook now; the journal covers the rest next run.
+                    try:
+                        _stage_ids(session, stage, prepared, stopped.report)
+                        stage.commit()
+                    except WorkbookInUseError as exc:
+                        reporter.warn(f"{exc}; the next push writes the new ids")
+                    raise
+                bar.close()
+            for result in [*report.failed, *report.skipped]:
+                change = result.change
+                where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
+                reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
+            # The state does not advance when the ids cannot be written: the next push adopts the created
+            # records by their markers (sync/load.py) and writes the ids then.
+            with after_billomat_writes(report, NEXT_PUSH):
+                written = _stage_ids(session, stage, prepared, report)
+                if written:
+                    prepared.guard.check()  # open or changed meanwhile: stop before the state advances
+            reporter.activity("Writing the base snapshot")
+            after = rebase(prepared.current, report)
+            if prepared.merge is not None:
+                # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
+                after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
+            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+            after = keep_unedited(
+                after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
+            )
+            after = parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked
+            state_id = record_state(
+                session,
+                state,
+                sheet_path,
+                after,
+                {
+                    "command": "push",
+                    "workbook": str(sheet_path.resolve()),
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+                prepared.base,
+                changed=any(r.status == "done" for r in report.results) or written,
+                merge=prepared.merge,
+                guard=prepared.guard,
+                stage=stage,
+            )
+            # The one write of the workbook: the new ids and the stamp, one .bak.
+            with after_billomat_writes(report, NEXT_PUSH):
+                stage.commit()
     pushed = JobResult("push", prepared, report=report, workbook_written=written, state_id=state_id)
     journal.close(pushed.exit_code, requests=report.requests)  # the run as `billsync runs` lists it
     return pushed
+
+
+def _stage_ids(session: Session, stage: StagedWorkbook, prepared: Prepared, report: LoadReport) -> bool:
+    """The new ids into the run's staged workbook; whether any was written."""
+    with stage.editing() as work:
+        ids = write_back_new_ids(
+            session,
+            stage.path,
+            prepared.mapping,
+            report,
+            prepared.current,
+            backup=stage.backup,
+            guard=stage.writer_guard,
+            target=work,
+        )
+    stage.wrote(bool(ids and ids.written))
+    return bool(ids and ids.written)

@@ -18,7 +18,8 @@ from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.mapping import Mapping
 from sync.merge import Merge, WorkbookChanges
 from sync.runtime import Session
-from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
+from sync.workbook.stage import StagedWorkbook
+from sync.workbook_guard import WorkbookInUseError
 from sync.workbook_update import OwnedSheet, apply_workbook_changes
 
 NEXT_SYNC = (
@@ -50,55 +51,62 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
         # Opened or saved while Billomat was read: stop before the first write request.
         guard.check()
         journal = Journal(state.path, command="sync", workbook=str(sheet_path.resolve()))
-        try:
-            with phases("load"), reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
-                # Records a killed earlier run created carry their marker: adopt them, never create twice.
-                report = apply_plan(
-                    plan,
-                    prepared.bm,
-                    journal,
-                    marked=markers_in(current),
-                    on_progress=lambda *_: bar.update(1),
-                    current=current,
-                )
-        except LoadStopped as stopped:
-            journal.close(stopped.exit_code, requests=stopped.report.requests)
+        # One workbook write per run: changes, new ids and the origin stamp go into a staged copy first.
+        with StagedWorkbook(sheet_path, guard) as stage:
             try:
-                _write_workbook(session, sheet_path, mapping, merge, stopped.report, current, base, guard, loeschungen)
-            except WorkbookInUseError as exc:
-                reporter.warn(f"{exc}; the next sync writes Billomat's changes")
-            raise
-        reporter.activity(f"Writing the changes into {sheet_path.name}")
-        # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
-        # changes again, and the records this run created by their markers.
-        with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-            unwritten, written = _write_workbook(
-                session, sheet_path, mapping, merge, report, current, base, guard, loeschungen
-            )
-        if listed := held_deletes.hint(plan.held, sheet_path):
-            reporter.notice(listed)
-        reporter.activity("Writing the base snapshot")
-        with phases("snapshot"):
-            next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
-            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-            next_base = keep_unedited(next_base, base, prepared.desired.contacts, mapping.sheets.get("contacts"))
-            # Parked clients as they were: they move once unparked.
-            next_base = parking.keep_parked(next_base, prepared.base.frames, prepared.parked)
-            state_id = record_state(
-                session,
-                state,
-                sheet_path,
-                next_base,
-                {
-                    "command": "sync",
-                    "workbook": str(sheet_path.resolve()),
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                },
-                prepared.base,
-                changed=written or any(r.status == "done" for r in report.results),
-                merge=merge,
-                guard=guard,
-            )
+                with phases("load"), reporter.bar("Schreiben", total=len(plan.changes), unit="changes") as bar:
+                    # Records a killed earlier run created carry their marker: adopt them, never create twice.
+                    report = apply_plan(
+                        plan,
+                        prepared.bm,
+                        journal,
+                        marked=markers_in(current),
+                        on_progress=lambda *_: bar.update(1),
+                        current=current,
+                    )
+            except LoadStopped as stopped:
+                journal.close(stopped.exit_code, requests=stopped.report.requests)
+                try:
+                    _write_workbook(session, stage, mapping, merge, stopped.report, current, base, loeschungen)
+                    stage.commit()
+                except WorkbookInUseError as exc:
+                    reporter.warn(f"{exc}; the next sync writes Billomat's changes")
+                raise
+            reporter.activity(f"Writing the changes into {sheet_path.name}")
+            # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
+            # changes again, and the records this run created by their markers.
+            with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
+                unwritten, written = _write_workbook(session, stage, mapping, merge, report, current, base, loeschungen)
+                if written:
+                    guard.check()  # open or changed meanwhile: stop before the state advances
+            if listed := held_deletes.hint(plan.held, sheet_path):
+                reporter.notice(listed)
+            reporter.activity("Writing the base snapshot")
+            with phases("snapshot"):
+                next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
+                # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+                next_base = keep_unedited(next_base, base, prepared.desired.contacts, mapping.sheets.get("contacts"))
+                # Parked clients as they were: they move once unparked.
+                next_base = parking.keep_parked(next_base, prepared.base.frames, prepared.parked)
+                state_id = record_state(
+                    session,
+                    state,
+                    sheet_path,
+                    next_base,
+                    {
+                        "command": "sync",
+                        "workbook": str(sheet_path.resolve()),
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    },
+                    prepared.base,
+                    changed=written or any(r.status == "done" for r in report.results),
+                    merge=merge,
+                    guard=guard,
+                    stage=stage,
+                )
+            # The one write of the workbook: Billomat's changes, Konflikte, Löschungen, ids, stamp; one .bak.
+            with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
+                stage.commit()
     result = JobResult("sync", prepared, report=report, workbook_written=written, state_id=state_id)
     journal.close(result.exit_code, requests=report.requests)  # the run as `billsync runs` lists it
     return result
@@ -106,36 +114,41 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
 
 def _write_workbook(
     session: Session,
-    sheet_path: Path,
+    stage: StagedWorkbook,
     mapping: Mapping,
     merge: Merge,
     report: LoadReport,
     current: AccountFrames,
     base: AccountFrames | None,
-    guard: WorkbookGuard,
     loeschungen: OwnedSheet,
 ) -> tuple[WorkbookChanges | None, bool]:
-    """Billomat's changes and the Konflikte sheet, then the ids of created rows (atomic, one .bak each).
+    """Billomat's changes, Konflikte and Löschungen, then the ids of created rows, into the staged workbook.
 
     Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
-    whether the workbook file was rewritten.
+    whether the workbook changes (`stage.commit` writes it).
     Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
     """
     deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
                and r.status == "done"}
     definitions = [frame.client_properties for frame in (base, current) if frame is not None]
-    result = apply_workbook_changes(
-        sheet_path,
-        mapping,
-        merge.to_workbook,
-        merge.conflicts,
-        deleted_ids=deleted,
-        client_properties=definitions,
-        guard=guard,
-        owned=[loeschungen],
-    )
+    with stage.editing() as work:
+        result = apply_workbook_changes(
+            work,
+            mapping,
+            merge.to_workbook,
+            merge.conflicts,
+            deleted_ids=deleted,
+            client_properties=definitions,
+            guard=stage.writer_guard,
+            backup=stage.backup,
+            owned=[loeschungen],
+        )
+    stage.wrote(result.written)
     for problem in result.problems:
         session.reporter.warn(problem)
-    # A second write in the same run: keep the .bak the first one made (the workbook before the run).
-    ids = write_back_new_ids(session, sheet_path, mapping, report, current, backup=not result.written, guard=guard)
-    return result.unwritten, result.written or bool(ids and ids.written)
+    with stage.editing() as work:
+        ids = write_back_new_ids(
+            session, stage.path, mapping, report, current, backup=stage.backup, guard=stage.writer_guard, target=work
+        )
+    stage.wrote(bool(ids and ids.written))
+    return result.unwritten, stage.changed
