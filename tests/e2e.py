@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sync.cli import Runtime, main
 from sync.clock import FakeClock
-from sync.emulator import Emulator
+from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
 from sync.emulator.billomat import ApiResponse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,3 +193,18 @@ def run_killed(emu: Emulator, argv: list[str], k: int, when: str, home: Path) ->
     assert proc.returncode == -signal.SIGKILL, (hit, out, err)
     assert hit, "the kill point was reached"
     return hit, out + err
+
+
+def sample_emulator(reading: str, faults: FaultSpec | None = None) -> Emulator:
+    """The shipped sample account under one reading of contact inheritance, with `faults` if given."""
+    return Emulator(
+        EmulatorConfig(
+            billomat_id="musterfirma",
+            api_key=API_KEY,
+            account=load_seed(REPO / "sample_data"),
+            clock=FakeClock(),
+            contacts_bulk="allow",
+            contact_inherit=reading,
+            faults=faults or FaultSpec(),
+        )
+    )

@@ -7,9 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sync.clock import FakeClock
-from sync.emulator import Emulator, EmulatorConfig, load_seed
-from tests.e2e import API_KEY, REPO, billomat_env, run_cli
+from sync.emulator import Emulator
+from tests.e2e import billomat_env, run_cli, sample_emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -17,15 +16,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def emu():
     """The sample account (copy reading of contact inheritance)."""
-    emulator = Emulator(
-        EmulatorConfig(
-            billomat_id="musterfirma",
-            api_key=API_KEY,
-            account=load_seed(REPO / "sample_data"),
-            clock=FakeClock(),
-            contacts_bulk="allow",
-        )
-    )
+    emulator = sample_emulator("copy")
     with emulator.running():
         yield emulator
 

@@ -9,12 +9,20 @@ import openpyxl
 import pytest
 from openpyxl.styles import PatternFill
 
-from sync.clock import FakeClock
-from sync.emulator import Emulator, EmulatorConfig, FaultSpec, load_seed
+from sync.emulator import Emulator, FaultSpec
 from sync.mapping import load_mapping
 from sync.sheet import read_workbook
 from sync.state import StateDir
-from tests.e2e import API_KEY, REPO, assert_private, billomat_env, modes, run_cli, run_killed, umask
+from tests.e2e import (
+    REPO,
+    assert_private,
+    billomat_env,
+    modes,
+    run_cli,
+    run_killed,
+    sample_emulator,
+    umask,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,21 +41,6 @@ def emu(request):
     emulator = sample_emulator(getattr(request, "param", "copy"))
     with emulator.running():
         yield emulator
-
-
-def sample_emulator(reading: str, faults: FaultSpec | None = None) -> Emulator:
-    """The sample account under one reading of contact inheritance, with `faults` if given."""
-    return Emulator(
-        EmulatorConfig(
-            billomat_id="musterfirma",
-            api_key=API_KEY,
-            account=load_seed(REPO / "sample_data"),
-            clock=FakeClock(),
-            contacts_bulk="allow",
-            contact_inherit=reading,
-            faults=faults or FaultSpec(),
-        )
-    )
 
 
 def pulled(emu: Emulator, tmp_path: Path) -> Path:
