@@ -26,7 +26,7 @@ from sync.mapping import Mapping, SheetMap
 from sync.origin import ORIGIN_PROPERTY, write_origin
 from sync.progress import Progress
 from sync.workbook.cells import col_index
-from sync.workbook.parts import sheet_parts
+from sync.workbook.parts import open_calamine, sheet_parts
 from sync.workbook_guard import WorkbookGuard
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
@@ -720,11 +720,7 @@ _Merged = tuple[tuple[int, int, int, int], ...]
 
 
 def _xlsx_rows(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[Any]], _Merged]]:
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except python_calamine.CalamineError as exc:
-        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
-    try:
+    with open_calamine(path) as workbook:
         present = list(workbook.sheet_names)
         for name in names:
             if name not in present:
@@ -739,8 +735,6 @@ def _xlsx_rows(path: Path, names: list[str]) -> Iterator[tuple[str, list[list[An
             except python_calamine.CalamineError as exc:
                 raise WorkbookError(f"cannot read the sheet ({exc})", file=path, sheet=name) from None
             yield name, rows, merged
-    finally:
-        workbook.close()
 
 
 # A formula element in sheet XML: <f>, <f t="shared" .../>, or with a namespace prefix (<x:f>).

@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import python_calamine
-
 from sync import sheet
 from sync.atomic import atomic_copy
 from sync.desired import read_desired
@@ -30,6 +28,7 @@ from sync.plan import build_plan
 from sync.report import plan_lines
 from sync.runtime import Session
 from sync.state import Snapshot, StateDir, state_dir_for
+from sync.workbook.parts import open_calamine
 from sync.workbook_guard import (
     EXCEL_PREFIX,
     LIBREOFFICE_PREFIX,
@@ -193,8 +192,9 @@ def _own_sheets(out: Path, mapping: Mapping) -> list[str]:
         names = [p.stem for p in workbook_files(out) if not p.stem.casefold().endswith(".bak")]
     else:
         try:
-            names = list(python_calamine.CalamineWorkbook.from_path(str(out)).sheet_names)
-        except python_calamine.CalamineError:
+            with open_calamine(out) as workbook:  # closed again: the file is about to be replaced
+                names = list(workbook.sheet_names)
+        except WorkbookError:
             names = []
     return [name for name in names if name.casefold() not in ours]
 

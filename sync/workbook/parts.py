@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from posixpath import dirname, normpath
 from posixpath import join as posix_join
 from xml.etree import ElementTree as ET
+
+import python_calamine
 
 from sync.errors import WorkbookError
 
@@ -79,3 +83,17 @@ def decode(data: bytes, path: Path, sheet: str) -> str:
         raise WorkbookError(
             "the sheet XML is not UTF-8; open and save the workbook in Excel", file=path, sheet=sheet
         ) from None
+
+
+@contextmanager
+def open_calamine(path: Path) -> Iterator[python_calamine.CalamineWorkbook]:
+    """The workbook opened with python-calamine, closed afterwards; WorkbookError naming the file when
+    it is no readable xlsx."""
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.CalamineError as exc:
+        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
+    try:
+        yield workbook
+    finally:
+        workbook.close()

@@ -13,23 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import python_calamine
-
 from sync.errors import WorkbookError
 from sync.sheet import cell_text
 from sync.workbook.cells import ROW as _ROW
 from sync.workbook.cells import row_cells
-from sync.workbook.parts import workbook_part, workbook_rels
+from sync.workbook.parts import open_calamine, workbook_part, workbook_rels
 from sync.workbook.save import CHUNK as _CHUNK
 
 
 def xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
     """The cells of the named sheets as text; rows[0] is sheet row 1, index 0 is column A."""
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except python_calamine.CalamineError as exc:
-        raise WorkbookError(f"not a readable xlsx workbook ({exc})", file=path) from None
-    try:
+    with open_calamine(path) as workbook:
         present = set(workbook.sheet_names)
         out: dict[str, list[list[str]]] = {}
         for name in names:
@@ -37,8 +31,6 @@ def xlsx_grids(path: Path, names: list[str]) -> dict[str, list[list[str]]]:
                 rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 out[name] = [[cell_text(v) for v in row] for row in rows]
         return out
-    finally:
-        workbook.close()
 
 
 # --------------------------------------------------------------------------------------------------
