@@ -86,7 +86,10 @@ def run(ctx: Context) -> int:
     failed = [r for r in report.results if r.status != "done"]
     for result in failed:
         change = result.change
-        ctx.reporter.warn(f"{change.resource} {change.action} {change.key}: {result.status}: {result.api_message}")
+        record = f" ({change.label})" if change.label else ""  # client number and name, where the plan knows them
+        ctx.reporter.warn(
+            f"{change.resource} {change.action} {change.key}{record}: {result.status}: {result.api_message}"
+        )
     done: dict[str, dict[str, int]] = {}
     for result in report.results:
         if result.status == "done":
