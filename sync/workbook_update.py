@@ -898,6 +898,13 @@ class _XlsxTarget:
         owned: Sequence[OwnedSheet] = (),
     ) -> WorkbookUpdateReport:
         path = self.path
+        if changes.is_empty and not conflicts and not any(o.rows for o in owned):
+            with zipfile.ZipFile(path) as zf:
+                present = {name.casefold() for name in _sheet_parts(zf, path)}
+            if not any(own.casefold() in present for own in (KONFLIKTE, *(o.name for o in owned))):
+                # Nothing to write and no list of billsync's to empty: the usual night. Reading every
+                # sheet (seconds at 100k rows) would only confirm that nothing changes.
+                return WorkbookUpdateReport(unwritten=changes)
         names = [s.sheet for s in self.mapping.sheets.values()]
         grids = _xlsx_grids(path, [*names, KONFLIKTE])
         konflikte_grid = grids.pop(KONFLIKTE, None)
