@@ -12,6 +12,7 @@ leaves the workbook with its older, kept stamp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,7 @@ def record_state(
     ctx: Session,
     state: StateDir,
     sheet_path: Path,
-    frames: AccountFrames,
+    frames: Callable[[], AccountFrames],
     meta: dict[str, Any],
     base: Base,
     *,
@@ -89,6 +90,9 @@ def record_state(
 ) -> str | None:
     """Record the state a run ends with and stamp the workbook with it; returns the new id (None: none).
 
+    `frames` builds that state: only called when a state is recorded (a quiet night skips the work of
+    rebasing 100k records only to find it is the state the workbook already names).
+
     Nothing is recorded when the run changed nothing on either side and the workbook's origin is known
     (the state is then the one it already names). A workbook of unknown origin with `stale_copy`
     conflicts held keeps having none: stamping it would make its stale values look like edits next time.
@@ -97,7 +101,7 @@ def record_state(
     if not changed and base.known:
         return None
     state_id = new_state_id()
-    state.write_snapshot(frames, meta, state_id=state_id, keep=[base.origin])
+    state.write_snapshot(frames(), meta, state_id=state_id, keep=[base.origin])
     if merge is not None and not base.known and any(c.kind == STALE_COPY for c in merge.held):
         return state_id
     try:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sync import parking
+from sync.frames import AccountFrames
 from sync.inherit import keep_unedited
 from sync.jobs.common import after_billomat_writes, write_back_new_ids
 from sync.jobs.lineage import record_state
@@ -86,20 +87,11 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
                 if written:
                     prepared.guard.check()  # open or changed meanwhile: stop before the state advances
             reporter.activity("Writing the base snapshot")
-            after = rebase(prepared.current, report)
-            if prepared.merge is not None:
-                # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
-                after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
-            # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-            after = keep_unedited(
-                after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
-            )
-            after = parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked
             state_id = record_state(
                 session,
                 state,
                 sheet_path,
-                after,
+                lambda: _next_state(prepared, report),
                 {
                     "command": "push",
                     "workbook": str(sheet_path.resolve()),
@@ -134,3 +126,16 @@ def _stage_ids(session: Session, stage: StagedWorkbook, prepared: Prepared, repo
         )
     stage.wrote(bool(ids and ids.written))
     return bool(ids and ids.written)
+
+
+def _next_state(prepared: Prepared, report: LoadReport) -> AccountFrames:
+    """The state a push ends with: Billomat after the writes, with what push leaves alone still pending."""
+    after = rebase(prepared.current, report)
+    if prepared.merge is not None:
+        # Billomat's own changes did not reach the workbook (push leaves them): they stay pending.
+        after = prepared.merge.next_base(after, unwritten=prepared.merge.to_workbook)
+    # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
+    after = keep_unedited(
+        after, prepared.base.frames, prepared.desired.contacts, prepared.mapping.sheets.get("contacts")
+    )
+    return parking.keep_parked(after, prepared.base.frames, prepared.parked)  # they move once unparked

@@ -82,12 +82,15 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
             if listed := held_deletes.hint(plan.held, sheet_path):
                 reporter.notice(listed)
             reporter.activity("Writing the base snapshot")
-            with phases("snapshot"):
-                next_base = merge.next_base(rebase(current, report), unwritten=unwritten)
+
+            def next_base() -> AccountFrames:
+                after = merge.next_base(rebase(current, report), unwritten=unwritten)
                 # Contact cells Billomat now fills with a newer client value stay as the workbook holds them.
-                next_base = keep_unedited(next_base, base, prepared.desired.contacts, mapping.sheets.get("contacts"))
+                after = keep_unedited(after, base, prepared.desired.contacts, mapping.sheets.get("contacts"))
                 # Parked clients as they were: they move once unparked.
-                next_base = parking.keep_parked(next_base, prepared.base.frames, prepared.parked)
+                return parking.keep_parked(after, prepared.base.frames, prepared.parked)
+
+            with phases("snapshot"):
                 state_id = record_state(
                     session,
                     state,
