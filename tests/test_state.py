@@ -13,7 +13,10 @@ from sync.frames import AccountFrames
 from sync.state import StateDir, state_dir_for
 from tests.e2e import assert_private
 
-HOSTILE = ["00042", "=SUMME(A1)", "Zeile 1\r\nZeile 2", "\tTab", "", "Weißenburger Straße", "nan", "None"]
+HOSTILE = [
+    "00042", "=SUMME(A1)", "Zeile 1\r\nZeile 2", "\tTab", "", "Weißenburger Straße", "nan", "None",
+    "NA", "#N/A", "NULL", "  Leerzeichen  ", '"zitiert"', "1e5", "0,50", "Zeile\rnur CR",
+]
 
 
 def frames() -> AccountFrames:
@@ -33,6 +36,14 @@ def test_snapshot_reads_back_every_value_exactly(tmp_path):
     assert snapshot.frames.clients["note"].tolist() == HOSTILE
     assert snapshot.frames.client_tags.to_dict("records") == [{"client_id": "1", "name": "A-Kunde"}]
     assert snapshot.meta["command"] == "pull" and snapshot.meta["counts"]["clients"] == len(HOSTILE)
+
+
+def test_a_resource_without_rows_reads_back_with_its_columns(tmp_path):
+    state = StateDir(tmp_path / ".billsync")
+    state.write_snapshot(frames(), {"command": "pull"})
+    snapshot = state.read_snapshot()
+    assert snapshot is not None and snapshot.frames.contacts.empty
+    assert list(snapshot.frames.contacts.columns) == ["id", "client_id", "name"]
 
 
 def test_no_snapshot_before_the_first_run(tmp_path):
