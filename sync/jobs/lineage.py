@@ -47,20 +47,31 @@ class Base:
 
 def workbook_base(ctx: Session, state: StateDir, sheet_path: Path) -> Base:
     """The state the workbook descends from; one warning naming the file when that is not known."""
+    base, warning = find_base(state, sheet_path)
+    if warning:
+        ctx.reporter.warn(warning)
+    return base
+
+
+def find_base(state: StateDir, sheet_path: Path) -> tuple[Base, str | None]:
+    """`workbook_base` without printing: the base and the warning to show (None: the origin is known).
+
+    Prints nothing, so it can run in a thread beside the sheets' reading (`jobs.prepare`).
+    """
     origin = read_origin(sheet_path)
     found = state.read_state(origin) if origin else None
     if found is not None:
-        return Base(found.frames, origin, known=True)
+        return Base(found.frames, origin, known=True), None
     latest = state.read_snapshot()
     if latest is None:
-        return Base(None, origin, known=False)
+        return Base(None, origin, known=False), None
     if origin:
         why = f"it names billsync state {origin}, which {state.path} no longer keeps"
     elif sheet_path.is_dir():
         why = f"the folder has no file {ORIGIN_FILE}"
     else:
         why = f"it has no document property {ORIGIN_PROPERTY!r}"
-    ctx.reporter.warn(
+    warning = (
         f"{sheet_path}: cannot tell which billsync run this workbook comes from ({why}); comparing it with "
         f"the last run's state, and a value an earlier run wrote that Billomat has changed since is held as a "
         f"conflict, not sent. Pull a fresh workbook, or decide the conflicts (--prefer sheet)"
@@ -72,7 +83,7 @@ def workbook_base(ctx: Session, state: StateDir, sheet_path: Path) -> Base:
         kept = state.read_state(state_id)
         if kept is not None:
             older.append(kept.frames)
-    return Base(latest.frames, origin, known=False, older=tuple(older))
+    return Base(latest.frames, origin, known=False, older=tuple(older)), warning
 
 
 def record_state(
