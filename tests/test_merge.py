@@ -553,27 +553,6 @@ def test_adopting_a_neu_row_rewrites_its_contacts_references() -> None:
     assert created == "1009"
 
 
-def test_workbook_changes_that_did_not_land_come_again() -> None:
-    base_state = S0
-    billomat_state = patched(
-        S0, {"clients.1001.city": "Pirna", "values.1001.11": "IT", "tags.1001": "A-Kunde", "clients.1009": NEU_AG,
-             "clients.1002": DEL}, billomat=True,
-    )  # fmt: skip
-    result = merge_account(frames(base_state), frames(billomat_state), workbook(S0), MAPPING)
-    first = workbook_side(result)
-    assert len(first) == 6
-    # Nothing was written to the workbook (it was open in Excel, say): the next run finds all of it again.
-    next_base = result.next_base(frames(billomat_state), unwritten=result.to_workbook)
-    again = merge_account(next_base, frames(billomat_state), workbook(S0), MAPPING)
-    assert workbook_side(again) == first
-    assert billomat_side(again, frames(billomat_state)) == set()
-    # Without `unwritten`, the unchanged workbook would read as the accountant undoing all of it.
-    careless = merge_account(
-        result.next_base(frames(billomat_state)), frames(billomat_state), workbook(S0), MAPPING
-    )
-    assert billomat_side(careless, frames(billomat_state))
-
-
 def test_missing_column_is_left_alone() -> None:
     # The workbook has no Ort column: neither a change in Billomat nor "" in the workbook means anything.
     current = frames(patched(S0, {"clients.1001.city": "Meißen"}, billomat=True))
