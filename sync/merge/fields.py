@@ -52,8 +52,9 @@ class FieldMerge:
         cols = [c for c in writable_columns(sm) if c.field != "client_id"]
         in_w = {c.field for c in cols if c.field in wf.columns and c.field not in missing}
         if resource == "contacts":
-            cols.insert(0, ColumnMap(header=_link_header(sm), field="client_id", normalize=()))
-            if "client_key" in wf.columns and "client_id" not in missing and _link_header(sm):
+            # The contact's client link, compared as keys (no normaliser); sheet_terms knows its header.
+            cols.insert(0, ColumnMap(header="", field="client_id", normalize=()))
+            if "client_key" in wf.columns and "client_id" not in missing and _writable_link(sm):
                 in_w.add("client_id")
         return cols, in_w
 
@@ -203,6 +204,7 @@ class FieldMerge:
                 )
 
 
-def _link_header(sm: SheetMap) -> str:
+def _writable_link(sm: SheetMap) -> bool:
+    """True when the sheet has an editable column of the contact's client link (client_id)."""
     col = next((c for c in sm.columns if c.field == "client_id" and c.lookup is None), None)
-    return col.header if col is not None and not col.read_only else ""
+    return col is not None and not col.read_only and bool(col.header)
