@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -13,10 +15,25 @@ from sync.merge.universe import CREATE, MERGE, NONE, RECREATE, Universe
 from sync.merge.vectors import gather, groups, name_codes, positions
 
 RESOURCE = "client_tags"
-# What `TagMerge.compare` finds, by name: positions, names, and masks over W's, B's and C's tag rows
-# (w_ok: a usable row, w_in_c: the pair is in C too, ...), and per universe position `differs_wc`
-# (W's set differs from C's) and `workbook` (the merged set differs from W's).
-TagCells = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TagCells:
+    """W's and C's tag rows as the merge needs them: a tag is the pair (client, normalised name)."""
+
+    w_at: np.ndarray  # the client's universe position per W tag row (-1: no such client)
+    c_at: np.ndarray  # likewise per C tag row
+    w_names: np.ndarray
+    c_names: np.ndarray
+    c_client: np.ndarray  # C's client id per tag row
+    w_ok: np.ndarray  # a usable W row: a name, a known client, the first of its pair
+    c_ok: np.ndarray
+    w_in_b: np.ndarray  # W's pair is in B too
+    w_in_c: np.ndarray
+    c_in_b: np.ndarray
+    c_in_w: np.ndarray
+    differs_wc: np.ndarray  # per universe position: W's set differs from C's
+    workbook: np.ndarray  # per universe position: the merged set differs from W's (its cell changes)
 
 
 class TagMerge:
@@ -54,9 +71,6 @@ class TagMerge:
             for at, code in ((w_at, w_code), (b_at, b_code), (c_at, c_code))
         )
         t = {
-            "w_at": w_at, "b_at": b_at, "c_at": c_at,
-            "w_names": w_names, "c_names": c_names,
-            "w_client": w_client, "c_client": c_client,
             "w_ok": (w_code >= 0) & (w_at >= 0) & ~w_pairs.duplicated(),
             "c_ok": (c_code >= 0) & (c_at >= 0) & ~c_pairs.duplicated(),
             "b_ok": (b_code >= 0) & (b_at >= 0) & ~b_pairs.duplicated(),
@@ -83,29 +97,32 @@ class TagMerge:
         w_c = np.zeros(len(u.keys), dtype=bool)
         flag(w_c, w_at, t["w_ok"] & ~t["w_in_c"])
         flag(w_c, c_at, t["c_ok"] & ~t["c_in_w"])
-        t["differs_wc"] = w_c
+        differs_wc = w_c
         # A client whose merged set differs from W's: the workbook's cell changes.
         wb = np.zeros(len(u.keys), dtype=bool)
         flag(wb, w_at, t["w_ok"] & t["w_in_b"] & ~t["w_in_c"])  # removed in Billomat
         flag(wb, c_at, t["c_ok"] & ~t["c_in_b"] & ~t["c_in_w"])  # added in Billomat
-        t["workbook"] = wb
-        return t
+        return TagCells(
+            w_at=w_at, c_at=c_at, w_names=w_names, c_names=c_names, c_client=c_client,
+            w_ok=t["w_ok"], c_ok=t["c_ok"], w_in_b=t["w_in_b"], w_in_c=t["w_in_c"],
+            c_in_b=t["c_in_b"], c_in_w=t["c_in_w"], differs_wc=differs_wc, workbook=wb,
+        )  # fmt: skip
 
     def merge(self, u: Universe, t: TagCells) -> pd.DataFrame:
         """The tag rows Billomat should hold; the workbook's tags cells that change."""
         ledger, out_w, terms = self.ctx.ledger, self.ctx.out, self.ctx.terms
         wt = self.ctx.states.W["tags"]
-        w_at, c_at = t["w_at"], t["c_at"]
+        w_at, c_at = t.w_at, t.c_at
         fate_w = gather(u.fate, w_at, NONE)
         fate_c = gather(u.fate, c_at, NONE)
         with_base_w = gather(u.in_b, w_at, False)
         with_base_c = gather(u.in_b, c_at, False)
         # A client both hold without a base whose sets differ: a conflict decides whose set it is.
-        base_less = np.flatnonzero((u.fate == MERGE) & ~u.in_b & t["differs_wc"])
+        base_less = np.flatnonzero((u.fate == MERGE) & ~u.in_b & t.differs_wc)
         use_c = np.zeros(len(u.keys), dtype=bool)  # the client's set stays C's (held, or billomat)
         if base_less.size:
-            w_names = groups(w_at, t["w_names"], t["w_ok"], base_less)
-            c_names = groups(c_at, t["c_names"], t["c_ok"], base_less)
+            w_names = groups(w_at, t.w_names, t.w_ok, base_less)
+            c_names = groups(c_at, t.c_names, t.c_ok, base_less)
             for i in base_less.tolist():
                 key = u.keys[i]
                 side = ledger.side(RESOURCE, key, TAGS_FIELD, u.side[i])
@@ -132,27 +149,25 @@ class TagMerge:
         c_use_c = gather(use_c, c_at, False)
         merging_w, merging_c = fate_w == MERGE, fate_c == MERGE
         # merged = (W ∩ C) ∪ (W − B) ∪ (C − B)
-        keep_w = t["w_ok"] & (
+        keep_w = t.w_ok & (
             np.isin(fate_w, (CREATE, RECREATE))
             | (merging_w & ~with_base_w & ~w_use_c)
-            | (merging_w & with_base_w & (t["w_in_c"] | ~t["w_in_b"]))
+            | (merging_w & with_base_w & (t.w_in_c | ~t.w_in_b))
         )
-        keep_c = (
-            t["c_ok"] & merging_c & ((~with_base_c & c_use_c) | (with_base_c & ~t["c_in_b"] & ~t["c_in_w"]))
-        )
+        keep_c = t.c_ok & merging_c & ((~with_base_c & c_use_c) | (with_base_c & ~t.c_in_b & ~t.c_in_w))
         client_keys = u.rekeyed(w_at[keep_w], _col(wt, "client_key")[keep_w])
-        parts = [_tags_frame(wt["_row"].to_numpy(dtype=np.int64)[keep_w], client_keys, t["w_names"][keep_w])]
+        parts = [_tags_frame(wt._row.to_numpy(dtype=np.int64)[keep_w], client_keys, t.w_names[keep_w])]
         if keep_c.any():
-            parts.append(_tags_frame(u.rows[c_at[keep_c]], t["c_client"][keep_c], t["c_names"][keep_c]))
+            parts.append(_tags_frame(u.rows[c_at[keep_c]], t.c_client[keep_c], t.c_names[keep_c]))
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         out = out.sort_values("_row", kind="stable").reset_index(drop=True)
         # The workbook's cell of each client (with a base) whose merged set differs from W's.
-        changed = np.flatnonzero(t["workbook"] & (u.fate == MERGE) & u.in_b)
+        changed = np.flatnonzero(t.workbook & (u.fate == MERGE) & u.in_b)
         if changed.size:
-            old = groups(w_at, t["w_names"], t["w_ok"], changed)
-            new = groups(w_at[keep_w], t["w_names"][keep_w], np.ones(int(keep_w.sum()), dtype=bool), changed)
+            old = groups(w_at, t.w_names, t.w_ok, changed)
+            new = groups(w_at[keep_w], t.w_names[keep_w], np.ones(int(keep_w.sum()), dtype=bool), changed)
             for i, names in groups(
-                c_at[keep_c], t["c_names"][keep_c], np.ones(int(keep_c.sum()), dtype=bool), changed
+                c_at[keep_c], t.c_names[keep_c], np.ones(int(keep_c.sum()), dtype=bool), changed
             ).items():
                 new.setdefault(i, []).extend(names)
             for i in changed.tolist():
