@@ -10,7 +10,7 @@ readings because it never takes "Billomat shows the client's value here" as anyb
 - a contact cell the accountant did not edit (it still holds the base's value) is never written
   where Billomat shows the client's value (sync/diff.py);
 - Billomat showing the client's value in a contact's field is no Billomat-side change of that contact:
-  nothing goes into the workbook and it is no conflict (sync/merge.py);
+  nothing goes into the workbook and it is no conflict (sync/merge/fields.py);
 - the next base keeps such an unedited cell at the base's value (`keep_unedited`), which is what the
   workbook holds, so the cell stays "not edited" however often the client changes.
 """

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -462,131 +461,9 @@ def test_every_issue_case_is_covered_for_every_resource() -> None:
 # ------------------------------------------------------------------ conflicts: what they show
 
 
-def test_conflict_lists_all_three_values_and_where() -> None:
-    case = next(c for c in CASES if c.name == "client: different new values")
-    result, _ = run_case(case)
-    (conflict,) = result.conflicts
-    assert (conflict.resource, conflict.key, conflict.sheet, conflict.row) == ("clients", "1001", "Kunden", 2)
-    assert (conflict.field, conflict.header) == ("city", "Ort")
-    assert (conflict.base, conflict.billomat, conflict.sheet_value) == ("Dresden", "Meißen", "Pirna")
-    assert conflict.held and conflict.id == ("clients", "1001", "city")
-
-
-def test_created_both_names_both_records() -> None:
-    case = next(c for c in CASES if c.name == "client: created on both sides with the same name")
-    result, _ = run_case(case)
-    (conflict,) = result.conflicts
-    assert (conflict.key, conflict.billomat_id, conflict.row) == ("row:5", "1009", 5)
-    assert conflict.billomat == "KD01009 Neu AG" and conflict.sheet_value == "Neu AG"
-
-
-def test_a_decision_settles_one_conflict_and_holds_the_rest() -> None:
-    billomat = patched(S0, {"clients.1001.city": "Meißen", "clients.1002.city": "Halle"}, billomat=True)
-    sheet = patched(S0, {"clients.1001.city": "Pirna", "clients.1002.city": "Wurzen"}, billomat=False)
-    current = frames(billomat)
-    result = merge_account(
-        frames(S0), current, workbook(sheet), MAPPING, decisions={("clients", "1002", "city"): "sheet"}
-    )
-    assert [(c.key, c.resolved_by) for c in result.conflicts] == [("1001", None), ("1002", "sheet")]
-    assert billomat_side(result, current) == {"clients update 1002 city=Wurzen"}
-    assert result.exit_code == 1
-
-
 def test_prefer_must_be_a_side() -> None:
     with pytest.raises(ValueError, match="prefer"):
         merge_account(frames(S0), frames(S0), workbook(S0), MAPPING, prefer="excel")  # type: ignore[arg-type]
-
-
-def test_rows_left_out_for_a_problem_are_left_alone() -> None:
-    # desired.py left row 1002 out (a bad email, say): it reads neither as deleted nor as appended, and
-    # Billomat's change to it waits until the row is readable again.
-    wanted = workbook(patched(S0, {"clients.1002": DEL}, billomat=False))
-    wanted = Desired(
-        **{**wanted.__dict__, "left_out": {"clients": frozenset({"1002"}), "contacts": frozenset()}}
-    )
-    current = frames(patched(S0, {"clients.1002.city": "Halle"}, billomat=True))
-    result = merge_account(frames(S0), current, wanted, MAPPING)
-    assert not result.conflicts
-    assert billomat_side(result, current) == set()
-    assert workbook_side(result) == set()
-
-
-def test_a_contact_with_its_own_value_emptied_in_the_sheet_inherits_again() -> None:
-    base_state = patched(S0, {"contacts.5001.city": "Radebeul"}, billomat=True)
-    sheet = patched(base_state, {"contacts.5001.city": ""}, billomat=False)
-    current = frames(base_state)
-    result = merge_account(frames(base_state), current, workbook(sheet), MAPPING)
-    assert billomat_side(result, current) == {"contacts update 5001 city="}  # Billomat fills in Dresden
-
-
-def test_a_contact_moved_to_different_clients_on_each_side_is_a_conflict() -> None:
-    current = frames(patched(S0, {"contacts.5001.client_id": "1002"}, billomat=True))
-    sheet = patched(S0, {"contacts.5001.client_id": "1003"}, billomat=False)
-    result = merge_account(frames(S0), current, workbook(sheet), MAPPING)
-    (conflict,) = result.conflicts
-    assert (conflict.field, conflict.header, conflict.billomat, conflict.sheet_value) == (
-        "client_id", "Kunden-ID", "1002", "1003",
-    )  # fmt: skip
-
-
-def test_adopting_a_neu_row_rewrites_its_contacts_references() -> None:
-    current = frames(patched(S0, {"clients.1009": NEU_AG}, billomat=True))
-    wanted = workbook(patched(S0, {"clients.+1": NEU_AG_ROW}, billomat=False))
-    # The new row is keyed neu-1 and a new contact in Kontakte refers to it.
-    clients = wanted.clients.assign(_key=wanted.clients["_key"].replace({"row:5": "neu-1"}))
-    values = wanted.property_values.assign(
-        client_key=wanted.property_values["client_key"].replace({"row:5": "neu-1"})
-    )
-    contact = {"_row": 4, "_key": "row:4", "client_key": "neu-1", "first_name": "Ole", "last_name": "Neu"}
-    contacts = pd.concat([wanted.contacts, desired(contacts=[contact]).contacts], ignore_index=True).fillna(
-        ""
-    )
-    wanted = Desired(
-        **{**wanted.__dict__, "clients": clients, "contacts": contacts, "property_values": values}
-    )
-    result = merge_account(frames(S0), current, wanted, MAPPING, prefer="sheet")
-    assert workbook_side(result) == {
-        "Kunden 1009 Billomat-ID=1009", "Kunden 1009 Kundennummer=KD01009", "Kontakte row:4 Kunden-ID=1009",
-    }  # fmt: skip
-    assert billomat_side(result, current) == {"contacts create row:4"}
-    (created,) = result.to_billomat.contacts[result.to_billomat.contacts["_key"] == "row:4"]["client_key"]
-    assert created == "1009"
-
-
-def test_workbook_changes_that_did_not_land_come_again() -> None:
-    base_state = S0
-    billomat_state = patched(
-        S0, {"clients.1001.city": "Pirna", "values.1001.11": "IT", "tags.1001": "A-Kunde", "clients.1009": NEU_AG,
-             "clients.1002": DEL}, billomat=True,
-    )  # fmt: skip
-    result = merge_account(frames(base_state), frames(billomat_state), workbook(S0), MAPPING)
-    first = workbook_side(result)
-    assert len(first) == 6
-    # Nothing was written to the workbook (it was open in Excel, say): the next run finds all of it again.
-    next_base = result.next_base(frames(billomat_state), unwritten=result.to_workbook)
-    again = merge_account(next_base, frames(billomat_state), workbook(S0), MAPPING)
-    assert workbook_side(again) == first
-    assert billomat_side(again, frames(billomat_state)) == set()
-    # Without `unwritten`, the unchanged workbook would read as the accountant undoing all of it.
-    careless = merge_account(
-        result.next_base(frames(billomat_state)), frames(billomat_state), workbook(S0), MAPPING
-    )
-    assert billomat_side(careless, frames(billomat_state))
-
-
-def test_missing_column_is_left_alone() -> None:
-    # The workbook has no Ort column: neither a change in Billomat nor "" in the workbook means anything.
-    current = frames(patched(S0, {"clients.1001.city": "Meißen"}, billomat=True))
-    wanted = workbook(S0)
-    wanted = Desired(
-        **{
-            **wanted.__dict__,
-            "clients": wanted.clients.drop(columns=["city"]),
-            "missing": {"clients": ("city",)},
-        }
-    )
-    result = merge_account(frames(S0), current, wanted, MAPPING)
-    assert billomat_side(result, current) == set() and workbook_side(result) == set()
 
 
 def test_reading_frames_add_billomats_new_records_to_the_base() -> None:
