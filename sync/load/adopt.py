@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sync.clients.billomat import Billomat, Client, Contact, Model
+from sync.clients.billomat import Billomat, Client, Contact
 from sync.errors import NotFoundError, RejectedError
 from sync.journal import Entry, Journal
 from sync.load.ids import RowIds
@@ -81,7 +81,7 @@ class Recovery:
             body["customfield"] = marker
 
             def update(rid: str = found["id"], body: dict[str, str] = body) -> dict[str, str]:
-                return resource_of(self.bm, change).new({"id": rid, **body}).save().data
+                return resource_of(self.bm, change).save_record({"id": rid, **body})
 
             result = self.send(
                 change, client_id, update, note="an earlier run's create of this row had landed; updated it"
@@ -115,16 +115,17 @@ class Recovery:
         status = "done" if record_id else "failed"
         self.journal.finish(str(entry["entry"]), status, record_id=record_id, api_message=message)
 
-    def ensure_marker(self, change: Change, model: Model, marker: str) -> None:
+    def ensure_marker(self, change: Change, record: dict[str, str], marker: str) -> None:
         """Make sure the marker is stored: whether POST takes `customfield` is not documented."""
-        if model.id is None or model.data.get("customfield", marker) == marker:
+        record_id = record.get("id")
+        if not record_id or record.get("customfield", marker) == marker:
             return
         # billomat-api.md §4.6: customfield has its own endpoint; set it there if the POST ignored it.
         try:
-            resource_of(self.bm, change).set_customfield(model.id, marker)
-            model.data["customfield"] = marker
+            resource_of(self.bm, change).set_customfield(record_id, marker)
+            record["customfield"] = marker
         except (RejectedError, NotFoundError) as exc:
-            log.warning("%s %s: could not store the idempotency marker (%s)", change.resource, model.id, exc)
+            log.warning("%s %s: could not store the idempotency marker (%s)", change.resource, record_id, exc)
 
 
 def _same_row(entry: Entry, change: Change) -> bool:

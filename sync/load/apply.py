@@ -218,9 +218,9 @@ class _Loader:
 
         def send() -> dict[str, str]:
             # The customfield lets the resource's landed check find a create whose answer was lost.
-            model = resource.new(data).save()
-            self.recovery.ensure_marker(change, model, marker)
-            return model.data
+            record = resource.save_record(data)
+            self.recovery.ensure_marker(change, record, marker)
+            return record
 
         result = self._send(change, client_id or "", send)
         if result.status == "done":
@@ -242,7 +242,7 @@ class _Loader:
 
         def send() -> dict[str, str]:
             # PUT with only the changed fields (Model.save sends .data without the id).
-            return resource.new({"id": record_id, **body}).save().data
+            return resource.save_record({"id": record_id, **body})
 
         return self._send(change, client_id or (record_id if change.resource == "clients" else ""), send)
 
@@ -292,7 +292,7 @@ class _Loader:
             # With the row's id the resource updates it in place where PUT exists, else (once told by a
             # 404/405) POSTs on the row's client and property; its landed check covers a lost answer.
             data = {"client_id": client_id, "client_property_id": property_id, "value": value}
-            return values.new({"id": row_id, **data} if row_id else data).save().data
+            return values.save_record({"id": row_id, **data} if row_id else data)
 
         return self._send(change, client_id, send)
 
@@ -328,7 +328,7 @@ class _Loader:
 
         def send() -> dict[str, str]:
             # The resource's landed check (client, name) covers a lost answer.
-            data = self.bm.client_tags.new({"client_id": client_id, "name": name}).save().data
+            data = self.bm.client_tags.save_record({"client_id": client_id, "name": name})
             if client_id in self.tags:
                 self.tags[client_id].append(data)
             return data
