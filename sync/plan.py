@@ -194,7 +194,7 @@ def build_plan(
     changes = kept
 
     # A record that an earlier, interrupted push created for a row that is still a create here carries
-    # that create's marker in its customfield: the loader adopts it for the row (sync/load.py), so it
+    # that create's marker in its customfield: the loader adopts it for the row (sync/load/adopt.py), so it
     # is no delete, and must neither be shown as one nor count towards the delete guard.
     markers = {c.marker for c in changes if c.action == "create" and c.marker}
     held: list[HeldChange] = []

@@ -15,16 +15,8 @@ from typing import Any
 
 from sync.clients.snapbill import CLIENT_PARAMS
 from sync.errors import MappingError
-from sync.mapping import (
-    CLIENT_FIELDS,
-    _by_line,
-    _Checker,
-    _describe,
-    _fmt_path,
-    _NodeLines,
-    parse_yaml,
-    read_yaml_text,
-)
+from sync.mapping import CLIENT_FIELDS
+from sync.mapping.yamlcheck import Checker, NodeLines, by_line, describe, fmt_path, parse_yaml, read_yaml_text
 
 PROPERTY_PREFIX = "property:"
 DATA_PREFIX = "data-"
@@ -159,29 +151,29 @@ def snapbill_mapping_from_text(text: str, source: str = "<text>") -> SnapBillMap
 
 def snapbill_mapping_from_dict(data: Any, source: str = "<dict>") -> SnapBillMapping:
     """Validate an already-parsed mapping (tests, tools)."""
-    return _validate(data, _Checker(_NodeLines(None)), source)
+    return _validate(data, Checker(NodeLines(None)), source)
 
 
-def _place(ck: _Checker, path: tuple[str | int, ...]) -> str:
+def _place(ck: Checker, path: tuple[str | int, ...]) -> str:
     line = ck.lines.line(path)
-    return _fmt_path(path) + (f" (line {line})" if line else "")
+    return fmt_path(path) + (f" (line {line})" if line else "")
 
 
-def _validate(data: Any, ck: _Checker, source: str) -> SnapBillMapping:
+def _validate(data: Any, ck: Checker, source: str) -> SnapBillMapping:
     if data is None:
         raise MappingError(source, ["the mapping is empty: expected keys version, target, fields"])
     top = ck.mapping(data, (), _TOP_KEYS, required=("version", "fields"))
     version = top.get("version")
     if "version" in top and (version != 1 or isinstance(version, bool)):
-        ck.add(("version",), f"{_describe(version)} is not a supported version; allowed: 1")
+        ck.add(("version",), f"{describe(version)} is not a supported version; allowed: 1")
     if "target" in top and top["target"] != "snapbill":
-        ck.add(("target",), f"{_describe(top['target'])} is not supported; allowed: snapbill")
+        ck.add(("target",), f"{describe(top['target'])} is not supported; allowed: snapbill")
 
     rules: list[FieldRule] = []
     raw_fields = top.get("fields")
     if "fields" in top:
         if not isinstance(raw_fields, dict) or not raw_fields:
-            ck.add(("fields",), f"expected a mapping of SnapBill parameter → Billomat field, got {_describe(raw_fields)}")
+            ck.add(("fields",), f"expected a mapping of SnapBill parameter → Billomat field, got {describe(raw_fields)}")
         else:
             for param, spec in raw_fields.items():
                 rule = _check_rule(str(param), spec, ck)
@@ -199,7 +191,7 @@ def _validate(data: Any, ck: _Checker, source: str) -> SnapBillMapping:
     if "ignore" in top:
         raw = top["ignore"]
         if not isinstance(raw, list):
-            ck.add(("ignore",), f"expected a list of Billomat fields, got {_describe(raw)}")
+            ck.add(("ignore",), f"expected a list of Billomat fields, got {describe(raw)}")
         else:
             for i, name in enumerate(raw):
                 checked = ck.string(name, ("ignore", i))
@@ -208,7 +200,7 @@ def _validate(data: Any, ck: _Checker, source: str) -> SnapBillMapping:
                 elif checked is not None:
                     ignore.add(checked)
     if ck.problems:
-        raise MappingError(source, _by_line(ck.problems))
+        raise MappingError(source, by_line(ck.problems))
     return SnapBillMapping(
         rules=tuple(rules),
         fallback=fallback,
@@ -218,7 +210,7 @@ def _validate(data: Any, ck: _Checker, source: str) -> SnapBillMapping:
     )
 
 
-def _check_rule(param: str, spec: Any, ck: _Checker) -> FieldRule | None:
+def _check_rule(param: str, spec: Any, ck: Checker) -> FieldRule | None:
     path: tuple[str | int, ...] = ("fields", param)
     ok = True
     if param in FORBIDDEN_PARAMS:
@@ -252,7 +244,7 @@ def _check_rule(param: str, spec: Any, ck: _Checker) -> FieldRule | None:
         raw = spec["transform"]
         steps = [raw] if isinstance(raw, str) else raw
         if not isinstance(steps, list) or not steps:
-            ck.add((*path, "transform"), f"expected one of {', '.join(TRANSFORMS)} or a list, got {_describe(raw)}")
+            ck.add((*path, "transform"), f"expected one of {', '.join(TRANSFORMS)} or a list, got {describe(raw)}")
             ok = False
         else:
             for i, step in enumerate(steps):
@@ -275,7 +267,7 @@ def _check_rule(param: str, spec: Any, ck: _Checker) -> FieldRule | None:
     return FieldRule(param, source, transforms, when_empty, if_defined, _place(ck, path))
 
 
-def _check_fallback(raw: Any, ck: _Checker) -> tuple[tuple[str, str], ...] | None:
+def _check_fallback(raw: Any, ck: Checker) -> tuple[tuple[str, str], ...] | None:
     if raw == "skip":
         return None
     names = ("company", "firstname", "surname")

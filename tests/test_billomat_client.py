@@ -440,6 +440,22 @@ def test_save_with_id_updates_with_put_sending_only_the_data_given(requests_mock
     assert client.data["name"] == "new name" and client.data["city"] == "Aachen"
 
 
+def test_save_record_writes_as_a_model_save_does_and_gives_the_record_answered(
+    requests_mock: Any, bm: Billomat
+) -> None:
+    requests_mock.post(f"{BASE}/clients", status_code=201, text=fixture("client_post_201.json"))
+    requests_mock.put(f"{BASE}/clients/169499", text=fixture("client_put_200.json"))
+    created = bm.clients.save_record({"name": "Musterfirma", "zip": 12345, "country_code": "DE"})
+    assert requests_mock.request_history[0].json() == {
+        "client": {"name": "Musterfirma", "zip": "12345", "country_code": "DE"}
+    }
+    assert created == bm.clients.new(json.loads(fixture("client_post_201.json"))["client"]).data
+    assert created["id"] == "170675" and created["country_code"] == "GB"
+    updated = bm.clients.save_record({"id": "169499", "name": "new name"})
+    assert requests_mock.last_request.json() == {"client": {"name": "new name"}}
+    assert updated["name"] == "new name" and updated["city"] == "Aachen"
+
+
 def test_an_update_is_retried_like_any_idempotent_call(
     requests_mock: Any, bm: Billomat, clock: FakeClock
 ) -> None:

@@ -122,6 +122,19 @@ def test_paging_stops_on_an_empty_page() -> None:
     assert calls == [1, 2]
 
 
+def test_a_last_rule_replaces_total_and_the_short_page() -> None:
+    """SnapBill's lists say how many pages there are: a short page is not the end, page `numpages` is."""
+    pages = {1: ["a"], 2: ["b", "c"], 3: ["d"], 4: ["never asked"]}
+    calls: list[int] = []
+
+    def fetch(number: int) -> Page[str]:
+        calls.append(number)
+        return Page(pages[number], Paging(number, 2, 1))  # total=1 and short pages: ignored under `last`
+
+    assert walk(fetch, last=lambda page, number: number >= 3) == ["a", "b", "c", "d"]
+    assert calls == [1, 2, 3]
+
+
 def test_page_count_follows_the_per_page_the_server_returned() -> None:
     # Asked for 1000, the server clamps to 100: 250 records are three pages of its size.
     records = [str(i) for i in range(250)]

@@ -1,4 +1,4 @@
-"""API clients: the shared HTTP transport and the Billomat client."""
+"""API clients: the shared HTTP transport, the Python API both clients share (`resource`), Billomat and SnapBill."""
 
 from __future__ import annotations
 

@@ -104,6 +104,7 @@ def walk_pages(
     describe: Callable[[int], str],
     max_pages: int = MAX_PAGES,
     keys: Callable[[list[T]], list[str]] | None = None,
+    last: Callable[[Page[T], int], bool] | None = None,
 ) -> Iterator[Page[T]]:
     """Yield page after page from `fetch(page_number)` until one of the stop conditions holds.
 
@@ -111,6 +112,8 @@ def walk_pages(
     server returned (it may clamp what was asked), or when a page is empty. A page that repeats
     the previous one means the server ignores `page`: ProtocolError, not an endless loop.
     `keys(page.data)`, if given, is `[key(item) for item in page.data]` done faster for a whole page.
+    `last(page, number)`, if given, says instead of @total and a short page whether a page was the last
+    (SnapBill's lists carry the number of pages, snapbill-api.md §1).
     """
     previous: list[str] | None = None
     number = 1
@@ -132,15 +135,20 @@ def walk_pages(
                 path=path,
             )
         yield page
-        # billomat-api.md §3 (B4J Pager): count pages in the @per_page the server used, not the one asked.
-        per_page = page.paging.per_page
-        total = page.paging.total
-        if total is not None and number * per_page >= total:
-            return
-        if len(page.data) < per_page:
+        if (last or _last_by_total)(page, number):
             return
         previous = page_keys
         number += 1
+
+
+def _last_by_total(page: Page[Any], number: int) -> bool:
+    """Billomat's stop rule: page * @per_page reaches @total, or a page is shorter than @per_page."""
+    # billomat-api.md §3 (B4J Pager): count pages in the @per_page the server used, not the one asked.
+    per_page = page.paging.per_page
+    total = page.paging.total
+    if total is not None and number * per_page >= total:
+        return True
+    return len(page.data) < per_page
 
 
 def _number(value: Any) -> int | None:

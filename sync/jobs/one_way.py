@@ -81,7 +81,7 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
                 where = f"sheet {change.sheet!r}, row {change.row}" if change.row is not None else f"id {change.key}"
                 reporter.warn(f"{where}: {change.resource} {change.action} {result.status}: {result.api_message}")
             # The state does not advance when the ids cannot be written: the next push adopts the created
-            # records by their markers (sync/load.py) and writes the ids then.
+            # records by their markers (sync/load/adopt.py) and writes the ids then.
             with after_billomat_writes(report, NEXT_PUSH):
                 written = _stage_ids(session, stage, prepared, report)
                 if written:
