@@ -26,7 +26,7 @@ from sync.wording import RESOURCE_WORDS, record_label
 
 # A new client that Kontakte rows may reference before it has a Billomat id (docs/design.md "Keys").
 NEW_KEY = re.compile(r"^(neu|new)-\S.*$", re.IGNORECASE)
-# A row the two-way sync marked as deleted in Billomat (workbook_update's "mark" removal mode).
+# A row the two-way sync marked as deleted in Billomat (sync.workbook.update's "mark" removal mode).
 REMOVED_KEY = re.compile(r"^\s*(gelöscht|geloescht|deleted)-", re.IGNORECASE)
 
 
