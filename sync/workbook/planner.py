@@ -26,7 +26,7 @@ RemovalMode = Literal["clear", "mark"]
 
 # The key cell of a row Billomat deleted, in removal="mark" mode: "gelöscht-1002".
 REMOVED_PREFIX = "gelöscht-"
-# REMOVED_KEY (from sync.desired): the marker pattern; one definition, desired.py skips what this writes.
+# REMOVED_KEY (from sync.desired): the marker pattern; one definition, sync.desired skips what this writes.
 
 
 def removed_marker(key: str) -> str:

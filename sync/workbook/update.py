@@ -26,8 +26,8 @@ and the xlsx target.
   (default) empties the row's cells in the table's columns — the key cell included, styles kept — and
   leaves the accountants' own columns as they are; `sync.desired.read_desired` skips such a row (it has
   nothing in a synced column). `removal="mark"` keeps every value and writes `gelöscht-<id>` into the key
-  cell (`removed_marker`; `REMOVED_KEY` matches it) — see the module's notes for what desired.py must
-  do about it. A removal with `after_delete` (a contact row of a client deleted from the workbook) is
+  cell (`removed_marker`; `REMOVED_KEY` matches it, and `sync.desired` skips such a row as history).
+  A removal with `after_delete` (a contact row of a client deleted from the workbook) is
   only applied when that client id is in `deleted_ids` (the client deletes the push completed); else
   it is deferred. A row whose key cell no longer holds the record's id is reported and left.
 - **Konflikte**: the sheet `Konflikte` (CSV: `Konflikte.csv`) belongs to billsync and is rewritten each
