@@ -24,7 +24,7 @@ import pandas as pd
 from sync.frames import RESOURCES, AccountFrames
 from sync.plan import NEED_FLAG, HeldChange, Plan, change_order
 from sync.wording import held_reason
-from sync.workbook_update import OwnedSheet, owned_rows
+from sync.workbook.owned import OwnedSheet, owned_rows
 
 LOESCHUNGEN = "Löschungen"
 HEADERS = ("Blatt", "Billomat-ID", "Kundennummer", "Name", "Grund", "Entscheidung", "Ressource")

@@ -1,6 +1,6 @@
 """What the Konflikte sheet says: its header and one row per conflict, in German and with the workbook's headers.
 
-The writer (sync.workbook_update, xlsx or CSV) only lays these rows out; `decision_id` reads a row's
+The writer (sync.workbook.update, xlsx or CSV) only lays these rows out; `decision_id` reads a row's
 conflict id back (`read_decisions`). The id columns (Ressource, Schlüssel, Feld-ID) are in German too
 ("Kunde", "neue Zeile 37", "Telefon") and are read back through the same words and the mapping; the
 English ones an older billsync wrote ("clients", "row:37", "phone") are still understood.

@@ -34,8 +34,6 @@ new file) readable.
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 import re
 import zipfile
 import zlib
@@ -48,13 +46,13 @@ from sync.desired import NEW_KEY
 from sync.errors import WorkbookError
 from sync.load import LoadReport
 from sync.mapping import Mapping, SheetMap
-from sync.sheet import _detect_separator
 from sync.workbook.cells import ROW as _ROW
 from sync.workbook.cells import attrs as _attrs
 from sync.workbook.cells import cell_xml as _cell_xml
 from sync.workbook.cells import column_styles as _column_styles
 from sync.workbook.cells import letters as _letters
 from sync.workbook.cells import row_cells, widen_dimension
+from sync.workbook.csvfiles import read_folder, save_csv
 from sync.workbook.parts import sheet_parts as _sheet_parts
 from sync.workbook.save import CHUNK as _CHUNK
 from sync.workbook.save import backup_path, replacing, save_package
@@ -496,26 +494,12 @@ def _copy_patched(patch: _SheetPatch, src: IO[bytes], dst: IO[bytes]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _CsvFile:
-    path: Path
-    bom: bool
-    separator: str
-    newline: str
-    rows: list[list[str]]
-
-
 def _write_csv_folder(
     folder: Path, mapping: Mapping, ids: NewIds, backup: bool, guard: WorkbookGuard
 ) -> WritebackReport:
-    files: dict[str, _CsvFile] = {}
-    listing = {p.name.casefold(): p for p in folder.iterdir() if p.is_file()}
-    for sheet in mapping.sheets.values():
-        found = listing.get(f"{sheet.sheet}.csv".casefold())
-        if found is not None:
-            files[sheet.sheet] = _read_csv(found, mapping.csv.separator)
-    grids = {name: [[_unescape(v) for v in row] for row in f.rows] for name, f in files.items()}
-    plan = _plan_edits(grids, mapping, ids)
+    csvs = read_folder(folder, mapping)
+    files = csvs.files
+    plan = _plan_edits(csvs.grids(), mapping, ids)
     written = 0
     kept: Path | None = None
     for name, edits in plan.edits.items():
@@ -525,40 +509,7 @@ def _write_csv_folder(
             cells.extend([""] * (col + 1 - len(cells)))
             cells[col] = value
         with replacing(file.path, guard, backup) as tmp:
-            _save_csv(file, tmp)
+            save_csv(file, tmp)
         written += len(edits)
         kept = backup_path(file.path) if backup else None
     return WritebackReport(written, plan.unchanged, plan.problems, kept)
-
-
-def _read_csv(path: Path, preferred: str) -> _CsvFile:
-    data = path.read_bytes()
-    bom = data.startswith(b"\xef\xbb\xbf")
-    try:
-        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WorkbookError("not UTF-8; the new ids could not be written back", file=path) from None
-    separator = _detect_separator(text, preferred)
-    first = re.search(r"\r\n|\n|\r", text)
-    newline = first.group(0) if first else "\r\n"
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False))
-    return _CsvFile(path, bom, separator, newline, rows)
-
-
-def _save_csv(file: _CsvFile, target: Path) -> None:
-    with open(target, "w", encoding="utf-8-sig" if file.bom else "utf-8", newline="") as fh:
-        writer = csv.writer(
-            fh, delimiter=file.separator, lineterminator=file.newline, quoting=csv.QUOTE_MINIMAL
-        )
-        writer.writerows(file.rows)
-
-
-def _unescape(value: str) -> str:
-    """The CSV formula prefix undone (sheet.py writes a leading "'" before risky text)."""
-    return value[1:] if value[:1] == "'" else value
-
-
-# --------------------------------------------------------------------------------------------------
-# Atomic replace with one backup
-# --------------------------------------------------------------------------------------------------
-

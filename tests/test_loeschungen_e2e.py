@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from sync.held_deletes import HEADERS, LOESCHUNGEN, NO_DELETES
-from sync.workbook_update import owned_rows
+from sync.workbook.owned import owned_rows
 from tests import test_sync_e2e
 from tests.e2e import billomat_env, run_cli
 from tests.test_sync_e2e import kunden, pulled, sync, writes

@@ -17,9 +17,10 @@ import pytest
 from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 
-from sync.desired import read_desired
+from sync.desired import REMOVED_KEY, read_desired
 from sync.diff import diff_account
 from sync.frames import AccountFrames
+from sync.konflikte import KONFLIKTE_HEADERS
 from sync.mapping import Mapping
 from sync.merge import (
     REMOVAL_COLUMNS,
@@ -30,16 +31,11 @@ from sync.merge import (
     reading_frames,
 )
 from sync.sheet import build_tables, read_workbook, write_workbook
-from sync.workbook_update import (
-    KONFLIKTE,
-    KONFLIKTE_HEADERS,
-    NO_CONFLICTS,
-    REMOVED_KEY,
-    apply_workbook_changes,
-    read_decisions,
-    removed_marker,
-)
-from sync.writeback import _xlsx_grids, backup_path
+from sync.workbook.owned import KONFLIKTE, NO_CONFLICTS
+from sync.workbook.planner import removed_marker
+from sync.workbook.save import backup_path
+from sync.workbook.scan import xlsx_grids as _xlsx_grids
+from sync.workbook.update import apply_workbook_changes
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 YELLOW = "FFFFFF00"
@@ -454,44 +450,6 @@ def test_a_marked_row_is_skipped_by_read_desired(tmp_path: Path, mapping: Mappin
     assert 3 not in set(desired.clients["_row"])
 
 
-def test_konflikte_decisions_are_read_and_kept_while_held(tmp_path: Path, mapping: Mapping) -> None:
-    frames = account(3)
-    path = tmp_path / "k.xlsx"
-    write_workbook(build_tables(frames, mapping), path, mapping)
-    apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
-    wb = openpyxl.load_workbook(path)
-    ws = wb[KONFLIKTE]
-    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws.column_dimensions["F"].width > 20
-    # Issue 11 (6): the two-line workbook value wraps and its row is tall enough to show both lines.
-    assert ws["H2"].alignment.wrap_text and ws.row_dimensions[2].height == 30 and ws.row_dimensions[3].height is None
-    ws["J2"] = "Billomat"  # Entscheidung (after the Datensatz column of issue 11)
-    ws["J3"] = "vielleicht"
-    wb.save(path)
-    # The id cells are German ("Kunde", "Ort"): the mapping reads them back as the merge's ids.
-    decisions, problems = read_decisions(path, mapping)
-    assert decisions == {("clients", "1001", "city"): "billomat"}
-    assert problems == [
-        "sheet 'Konflikte', row 3, column 'Entscheidung': 'vielleicht' is no decision; type Billomat or Arbeitsmappe"
-    ]
-    # Still held (e.g. the run stopped before the merge): the typed decision stays in the sheet.
-    apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
-    assert konflikte(path)[1][9] == "Billomat"
-    # Decided: the row says so and Entscheidung is empty again (a stale decision never acts later).
-    decided = [Conflict(**{**CONFLICTS_1[0].__dict__, "resolved_by": "billomat"})]
-    apply_workbook_changes(path, mapping, changes(), decided)
-    assert konflikte(path)[1][9:11] == ["", "entschieden: Billomat"]
-    assert read_decisions(path, mapping) == ({}, [])
-
-
-def test_no_conflicts_and_no_konflikte_sheet_changes_nothing(tmp_path: Path, mapping: Mapping) -> None:
-    path = tmp_path / "k.xlsx"
-    write_workbook(build_tables(account(2), mapping), path, mapping)
-    data = path.read_bytes()
-    report = apply_workbook_changes(path, mapping, changes(), [])
-    assert not report.written and path.read_bytes() == data
-    assert openpyxl.load_workbook(path).sheetnames == ["Kunden", "Kontakte"]
-
-
 def test_a_crash_while_saving_leaves_the_workbook_intact(
     tmp_path: Path, mapping: Mapping, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -625,58 +583,3 @@ def test_libreoffice_opens_the_result(tmp_path: Path, mapping: Mapping, lo_profi
 # ------------------------------------------------------------------------------------------------
 # CSV folder
 # ------------------------------------------------------------------------------------------------
-
-
-def test_csv_folder_gets_the_changes_and_a_konflikte_csv(tmp_path: Path, mapping: Mapping) -> None:
-    frames = account(4)
-    folder = tmp_path / "mappe"
-    write_workbook(build_tables(frames, mapping), folder, mapping)
-    kunden = folder / "Kunden.csv"
-    text = kunden.read_bytes().decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    rows = [[*row, "Bemerkung" if i == 0 else f"x{i}; y"] for i, row in enumerate(rows)]
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
-    kunden.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-    original = kunden.read_bytes()
-    before = read_workbook(folder, mapping)
-    ups = [
-        update(before, "Kunden", 2 + i, "Firma", v)
-        for i, v in enumerate(["=1+1", "'x", "Zeile 1\r\nZeile 2"])
-    ]
-    ups.append(update(before, "Kontakte", 2, "Vorname", " "))
-    appends = new_records(mapping, [{"id": "1200", "name": "-neu", "zip": "00042"}])
-    removals = [("clients", "Kunden", 5, "1004", "x", "")]
-    report = apply_workbook_changes(
-        folder,
-        mapping,
-        changes(ups, appends, removals),
-        CONFLICTS_1,
-        client_properties=frames.client_properties,
-    )
-    assert report.problems == [] and (report.updated, report.appended, report.removed) == (4, 1, 1)
-    after = read_workbook(folder, mapping)
-    want = expect(before, ups)
-    assert_same({"Kunden": want["Kunden"].loc[[2, 3, 4]]}, {"Kunden": after["Kunden"].loc[[2, 3, 4]]})
-    assert_same({"Kontakte": want["Kontakte"]}, after)
-    assert after["Kunden"].at[5, "Bemerkung"] == "x4; y" and after["Kunden"].at[5, "Billomat-ID"] == ""
-    assert after["Kunden"].at[6, "Firma"] == "-neu" and after["Kunden"].at[6, "PLZ"] == "00042"
-    raw = kunden.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf") and b"'=1+1" in raw and b"''x" in raw and b"'-neu" in raw
-    assert (folder / "Kunden.bak.csv").read_bytes() == original
-    assert konflikte(folder)[1][:9] == ["Kunden", "2", "1001", "1001", "Ort", "Köln", "=Bonn",
-                                        "Zeile 1\r\nZeile 2", "in beiden geändert"]  # fmt: skip
-    assert (folder / "Konflikte.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    desired = read_desired(after, mapping, frames)
-    assert 5 not in set(desired.clients["_row"]) and not [p for p in desired.problems if p.row == 5]
-    # A repeat changes nothing and writes nothing.
-    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    again = apply_workbook_changes(
-        folder,
-        mapping,
-        changes(ups, appends, removals),
-        CONFLICTS_1,
-        client_properties=frames.client_properties,
-    )
-    assert not again.written and again.problems == []
-    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps

@@ -30,8 +30,8 @@ from sync.merge import Conflict, Merge, Side, WorkbookChanges, merge_account, re
 from sync.plan import Plan, build_plan
 from sync.runtime import Session
 from sync.state import StateDir, state_dir_for
+from sync.workbook.owned import read_decisions
 from sync.workbook_guard import WorkbookGuard, check_not_open, lock_files
-from sync.workbook_update import read_decisions
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sync.plan import build_plan
 from sync.report import plan_lines
 from sync.runtime import Session
 from sync.state import Snapshot, StateDir, state_dir_for
+from sync.workbook.owned import KONFLIKTE
 from sync.workbook.parts import open_calamine
 from sync.workbook_guard import (
     EXCEL_PREFIX,
@@ -36,7 +37,6 @@ from sync.workbook_guard import (
     check_not_open,
     workbook_files,
 )
-from sync.workbook_update import KONFLIKTE
 from sync.writeback import backup_path
 
 SHOWN_EDITS = 3  # edits named in the refusal; `billsync plan` lists all of them

@@ -18,9 +18,10 @@ from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
 from sync.mapping import Mapping
 from sync.merge import Merge, WorkbookChanges
 from sync.runtime import Session
+from sync.workbook.owned import OwnedSheet
 from sync.workbook.stage import StagedWorkbook
+from sync.workbook.update import apply_workbook_changes
 from sync.workbook_guard import WorkbookInUseError
-from sync.workbook_update import OwnedSheet, apply_workbook_changes
 
 NEXT_SYNC = (
     "the next sync writes Billomat's changes into the workbook and finds the records this run created by "

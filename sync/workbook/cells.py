@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, unescape
 
 from sync.errors import WorkbookError
 
+PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix, in a pattern
 ROW = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)row\b(?P<a>[^>]*?)(?P<empty>/?)>")
 CELL = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)c\b(?P<a>[^>]*?)(?P<empty>/?)>")
 COL = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?col\b([^>]*?)/?>")

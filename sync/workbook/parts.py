@@ -14,6 +14,10 @@ import python_calamine
 
 from sync.errors import WorkbookError
 
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+REL_NS_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
 
 def rels(zf: zipfile.ZipFile, name: str, base: str) -> dict[str, tuple[str, str]]:
     """Relationship id → (type, part name) of one .rels part (external targets left out)."""
