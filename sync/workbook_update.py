@@ -164,6 +164,7 @@ class WorkbookUpdateReport:
     unwritten: WorkbookChanges | None = None
     written: bool = False  # a file was replaced
     backup: Path | None = None
+    appended_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # sheet → key → row it went to
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,7 @@ class _Planner:
         self.failed_updates: list[int] = []
         self.failed_removals: list[int] = []
         self.failed_appends: dict[str, list[int]] = {}
+        self.appended_rows: dict[str, dict[str, int]] = {}  # sheet → key → row (Löschungen names it later)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -618,6 +620,7 @@ class _Planner:
                 plan.appended_rows.append(number)
                 self.appended += 1
                 if key:
+                    self.appended_rows.setdefault(sheet, {})[key] = number
                     present.add(str(int(key)) if key.isascii() and key.isdigit() else key.casefold())
 
     def unwritten(self, changes: WorkbookChanges) -> WorkbookChanges:
@@ -920,6 +923,7 @@ class _XlsxTarget:
             len(conflicts),
             planner.problems,
             planner.unwritten(changes),
+            appended_rows=planner.appended_rows,
         )
         with zipfile.ZipFile(path) as zf:
             patched, added = self.patch_package(zf, planner, conflicts, konflikte_grid, owned)
@@ -1377,6 +1381,7 @@ class _CsvTarget:
             len(conflicts),
             planner.problems,
             planner.unwritten(changes),
+            appended_rows=planner.appended_rows,
         )
         for name, plan in planner.plans.items():
             if not plan.cells:

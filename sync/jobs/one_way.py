@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync import parking
+from sync import parking, record_rows
 from sync.frames import AccountFrames
 from sync.inherit import keep_unedited
 from sync.jobs.common import after_billomat_writes, write_back_new_ids
@@ -102,6 +102,11 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
                 merge=prepared.merge,
                 guard=prepared.guard,
                 stage=stage,
+                rows=[
+                    record_rows.from_desired(
+                        prepared.desired.clients, prepared.desired.contacts, report.id_map, report.contact_ids
+                    ),
+                ],
             )
             # The one write of the workbook: the new ids and the stamp, one .bak.
             with after_billomat_writes(report, NEXT_PUSH):
