@@ -200,11 +200,18 @@ def _konflikte_sheet(
     )
 
 
+def _konflikte_sheets(
+    conflicts: Sequence[Conflict] | None, carried: dict[tuple[str, str, str], str], mapping: Mapping
+) -> list[OwnedSheet]:
+    """Konflikte as this call writes it: none when `conflicts` is None (the sheet is left as it is)."""
+    return [] if conflicts is None else [_konflikte_sheet(conflicts, carried, mapping)]
+
+
 def apply_workbook_changes(
     path: Path | str,
     mapping: Mapping,
     changes: WorkbookChanges,
-    conflicts: Sequence[Conflict] = (),
+    conflicts: Sequence[Conflict] | None = (),
     *,
     removal: RemovalMode | None = None,
     deleted_ids: Collection[str] | None = None,
@@ -223,7 +230,8 @@ def apply_workbook_changes(
     - guard: the workbook as the run read it (else as this call reads it): no file is replaced while the
       workbook is open or after it changed since (WorkbookInUseError);
     - owned: further sheets billsync owns (Löschungen), written like Konflikte: created when they have
-      rows, rewritten when they exist.
+      rows, rewritten when they exist; `conflicts` None leaves Konflikte as it is (push: its decisions are
+      sync's).
     - backup: keep the xlsx file as it was as its `.bak` (False: a staged copy, `sync.workbook.stage`).
     """
     path = Path(path)
@@ -894,7 +902,7 @@ class _XlsxTarget:
     def apply(
         self,
         changes: WorkbookChanges,
-        conflicts: Sequence[Conflict],
+        conflicts: Sequence[Conflict] | None,
         removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
@@ -904,7 +912,8 @@ class _XlsxTarget:
         if changes.is_empty and not conflicts and not any(o.rows for o in owned):
             with zipfile.ZipFile(path) as zf:
                 present = {name.casefold() for name in _sheet_parts(zf, path)}
-            if not any(own.casefold() in present for own in (KONFLIKTE, *(o.name for o in owned))):
+            listed = [o.name for o in owned] + ([KONFLIKTE] if conflicts is not None else [])
+            if not any(own.casefold() in present for own in listed):
                 # Nothing to write and no list of billsync's to empty: the usual night. Reading every
                 # sheet (seconds at 100k rows) would only confirm that nothing changes.
                 return WorkbookUpdateReport(unwritten=changes)
@@ -920,7 +929,7 @@ class _XlsxTarget:
             planner.removed,
             planner.unchanged,
             planner.deferred,
-            len(conflicts),
+            len(conflicts or ()),
             planner.problems,
             planner.unwritten(changes),
             appended_rows=planner.appended_rows,
@@ -938,7 +947,7 @@ class _XlsxTarget:
         self,
         zf: zipfile.ZipFile,
         planner: _Planner,
-        conflicts: Sequence[Conflict],
+        conflicts: Sequence[Conflict] | None,
         konflikte_grid: list[list[str]] | None,
         owned: Sequence[OwnedSheet] = (),
     ) -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -968,7 +977,7 @@ class _XlsxTarget:
                 workbook = _grow_filter_name(workbook, sheet_order.index(sheet), *filter_change)
         # Konflikte, Löschungen: created when they list something, rewritten when they exist
         carried = _carried_decisions(konflikte_grid or [], self.mapping)
-        sheets = [_konflikte_sheet(conflicts, carried, self.mapping), *owned]
+        sheets = [*_konflikte_sheets(conflicts, carried, self.mapping), *owned]
         for own in sheets:
             existing = next((n for n in parts if n.casefold() == own.name.casefold()), None)
             if not own.rows and existing is None:
@@ -1356,7 +1365,7 @@ class _CsvTarget:
     def apply(
         self,
         changes: WorkbookChanges,
-        conflicts: Sequence[Conflict],
+        conflicts: Sequence[Conflict] | None,
         removal: RemovalMode | None,
         deleted_ids: Collection[str] | None,
         props: list[pd.DataFrame],
@@ -1378,7 +1387,7 @@ class _CsvTarget:
             planner.removed,
             planner.unchanged,
             planner.deferred,
-            len(conflicts),
+            len(conflicts or ()),
             planner.problems,
             planner.unwritten(changes),
             appended_rows=planner.appended_rows,
@@ -1406,7 +1415,7 @@ class _CsvTarget:
             if existing is not None
             else {}
         )
-        for own in (_konflikte_sheet(conflicts, carried, mapping), *owned):
+        for own in (*_konflikte_sheets(conflicts, carried, mapping), *owned):
             self.owned(own, files, listing, report)
         return report
 

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from sync.held_deletes import HEADERS, LOESCHUNGEN, NO_DELETES
-from sync.workbook_update import owned_rows
+from sync.workbook_update import KONFLIKTE, owned_rows
 from tests import test_sync_e2e
 from tests.e2e import billomat_env, run_cli
 from tests.test_sync_e2e import kunden, pulled, sync, writes
@@ -126,6 +126,30 @@ def test_push_deletes_what_the_accountant_marked_loeschen_without_the_flag(emu, 
     pushed = run_cli(["push", "--sheet", str(path), "--no-progress"], billomat_env(emu.billomat_url))
     assert pushed.code == 0, pushed.text
     assert "1007" not in emu.state.table("clients")
+    assert owned_rows(path, LOESCHUNGEN)[1][0] == NO_DELETES  # push rewrote the sheet: the decided entry left
+
+
+def test_push_rewrites_loeschungen_and_leaves_konflikte_to_sync(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    test_sync_e2e.edit(path, "1003", "Ort", "Leipzig")
+    emu.state.update_client("1003", {"city": "Dresden"})  # a conflict, listed in Konflikte by sync
+    delete_rows(path, "1007")
+    assert sync(emu, path).code == 1
+    konflikte = owned_rows(path, KONFLIKTE)
+    decide(path, id1007="löschen")
+    rows = delete_rows(path, "1026")
+    pushed = run_cli(["push", "--sheet", str(path), "--no-progress"], billomat_env(emu.billomat_url))
+    assert pushed.code == 1, pushed.text  # 1026 held, 1003 a conflict
+    assert "1007" not in emu.state.table("clients") and "1026" in emu.state.table("clients")
+    assert "1 held delete(s) listed in sheet 'Löschungen'" in pushed.text
+    entries = listed(path)
+    assert set(entries) == {"1026"} and entries["1026"]["Zeile"] == str(rows["1026"])
+    assert owned_rows(path, KONFLIKTE) == konflikte
+    decide(path, id1026="löschen")
+    before = path.read_bytes()
+    planned = run_cli(["plan", "--sheet", str(path)], billomat_env(emu.billomat_url))
+    assert "1026" in planned.text, planned.text
+    assert path.read_bytes() == before  # plan reads only
 
 
 def test_loeschungen_names_the_row_a_record_appended_by_sync_came_from(emu, tmp_path):
