@@ -120,6 +120,10 @@ def test_runs_show_and_undo_put_billomat_back_exactly_and_a_second_undo_writes_n
         assert dry.code == 1, dry.text
         assert writes(emu, start) == []
         assert "deletes need --allow-deletes" in dry.out
+        # The deleted client comes back with every field it had: those without a column by a German label.
+        fields = {line.split(":")[0].strip() for line in dry.out.splitlines() if line.startswith("      ")}
+        assert {"Steuerregel", "Nummer", HEADER["city"]} <= fields, dry.out
+        assert not fields & {"tax_rule", "number", "number_pre", "locale"}, dry.out
 
         start = len(emu.requests)
         undone = cli(emu, "undo", run, "--sheet", str(book), "--allow-deletes")
