@@ -151,8 +151,39 @@ def record_label(key: str, number: str = "", name: str = "") -> str:
 HELD_REASONS = {
     "deletes need --allow-deletes": "Löschen nur mit --allow-deletes oder der Entscheidung „löschen“",
 }
+# Records of a resource, counted ("3 Kunden"), where a held reason names the resource.
+RESOURCE_PLURALS = {"clients": "Kunden", "contacts": "Kontakte", "client_property_values": "Attributwerte",
+                    "client_tags": "Schlagwörter"}
+_ALLOW = "mit --max-deletes {count} oder der Entscheidung „löschen“ erlaubt"
+# The guard's other reasons (sync.plan._guard, sync.desired's blocked deletes), sentence by sentence.
+_HELD_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"all (?P<total>\d+) (?P<resource>\w+) would be deleted; billsync never deletes every record of a "
+                r"resource \(is the sheet empty\?\)"),
+     "alle {total} {resource} würden gelöscht; billsync löscht nie alle Datensätze einer Art (ist das Blatt leer?)"),
+    (re.compile(r"(?P<count>\d+) (?P<resource>\w+) deletes exceed --max-deletes (?P<max>\d+); "
+                r"pass --max-deletes \d+ to allow them"),
+     "{count} Löschungen ({resource}) über --max-deletes {max}; " + _ALLOW),
+    (re.compile(r"(?P<count>\d+) of (?P<total>\d+) (?P<resource>\w+) would be deleted, more than the default limit "
+                r"of (?P<limit>\d+) \(at most (?P<rows>\d+) rows and (?P<percent>[\d.]+) %\); "
+                r"pass --max-deletes \d+ to allow them"),
+     "{count} von {total} {resource} würden gelöscht, mehr als die Grenze von {limit} (höchstens {rows} Zeilen "
+     "und {percent} %); " + _ALLOW),
+    (re.compile(r"sheet (?P<sheet>'[^']*') row (?P<row>\d+): a malformed (?P<header>.+) may hide an id"),
+     "Blatt {sheet} Zeile {row}: eine fehlerhafte {header} kann eine ID verbergen"),
+    (re.compile(r"sheet (?P<sheet>'[^']*') row (?P<row>\d+): (?P<header>.+) (?P<key>\S+) is unknown to Billomat"),
+     "Blatt {sheet} Zeile {row}: {header} {key} kennt Billomat nicht"),
+)
 
 
 def held_reason(reason: str) -> str:
     """The delete guard's reason in German where there is a wording for it, else as it is."""
-    return HELD_REASONS.get(reason, reason)
+    if reason in HELD_REASONS:
+        return HELD_REASONS[reason]
+    for pattern, template in _HELD_PATTERNS:
+        hit = pattern.fullmatch(reason)
+        if hit is not None:
+            parts = hit.groupdict()
+            if "resource" in parts:
+                parts["resource"] = RESOURCE_PLURALS.get(parts["resource"], parts["resource"])
+            return template.format(**parts)
+    return reason

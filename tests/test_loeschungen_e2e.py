@@ -182,3 +182,16 @@ def test_a_row_push_created_a_client_from_is_the_row_loeschungen_names(emu, tmp_
     assert delete_rows(path, new_id) == {new_id: new_row}
     assert sync(emu, path).code == 1
     assert listed(path)[new_id]["Zeile"] == str(new_row)
+
+
+def test_a_delete_held_by_max_deletes_gives_its_reason_in_german(emu, tmp_path):
+    path = pulled(emu, tmp_path)
+    delete_rows(path, "1007", "1026")
+    held = sync(emu, path, "--allow-deletes", "--max-deletes", "1")
+    assert held.code == 1, held.text
+    reason = listed(path)["1007"]["Grund"]
+    assert reason == (
+        "zurückgehalten: 2 Löschungen (Kunden) über --max-deletes 1; mit --max-deletes 2 oder der Entscheidung "
+        "„löschen“ erlaubt"
+    )
+    assert "2 clients deletes exceed --max-deletes 1" in held.text  # the terminal: English for the IT person
