@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as AnyMapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +93,11 @@ def hint_text(message: str, names: AnyMapping[str, str]) -> str:
     """A migration result's note (sync.migrate, English) in German for the report's column Hinweis."""
     text = message
     for pattern, template in _HINTS:
-        text = re.sub(pattern, lambda hit, t=template: _fill(t, hit, names), text)
+        text = re.sub(pattern, partial(_fill, template, names=names), text)
     return text
 
 
-def _fill(template: str, hit: re.Match[str], names: AnyMapping[str, str]) -> str:
+def _fill(template: str, hit: re.Match[str], *, names: AnyMapping[str, str]) -> str:
     parts = {key: value or "" for key, value in hit.groupdict().items()}
     if "params" in parts:
         parts["params"] = _PARAM.sub(lambda p: _param(p, names), parts["params"])
