@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -32,12 +33,10 @@ def from_frame(frame: pd.DataFrame, new_ids: Mapping[str, str] | None = None) ->
     id created from it (`new_ids`), if any (keys that are no record's id are dropped by `carried`)."""
     if "_key" not in frame.columns or "_row" not in frame.columns:
         return {}
-    ids = new_ids or {}
-    return {
-        ids.get(str(k), str(k)): int(r)
-        for k, r in zip(frame["_key"].to_numpy(), frame["_row"].to_numpy(), strict=True)
-        if k
-    }
+    keys = [str(k) for k in frame["_key"].tolist()]
+    if new_ids:
+        keys = [new_ids.get(k, k) for k in keys]
+    return dict(zip(keys, (int(r) for r in frame["_row"].tolist()), strict=True))
 
 
 def from_desired(
@@ -78,11 +77,11 @@ def carried(old: Rows, *fresh: Rows, frames: AccountFrames) -> Rows:
     """The rows of the next state: `old` updated by each of `fresh` in turn, for the records `frames` holds."""
     out: Rows = {}
     for resource in RESOURCES:
-        ids = set(frames.frame(resource)["id"].astype(str))
-        rows = {k: r for k, r in old.get(resource, {}).items() if k in ids}
+        merged = dict(old.get(resource, {}))
         for more in fresh:
-            rows.update((k, r) for k, r in more.get(resource, {}).items() if k in ids)
-        out[resource] = rows
+            merged.update(more.get(resource, {}))
+        ids = frames.frame(resource)["id"].tolist()
+        out[resource] = {k: merged[k] for k in map(str, ids) if k in merged}
     return out
 
 
@@ -104,18 +103,21 @@ def decode(text: str) -> Rows:
         by_id: dict[str, int] = {}
         for run in runs if isinstance(runs, list) else []:
             if _is_run(run):
-                by_id.update((str(k), run[0] + i) for i, k in enumerate(run[1]))
+                by_id.update(zip(map(str, run[1]), range(run[0], run[0] + len(run[1])), strict=True))
         out[str(resource)] = by_id
     return out
 
 
 def _runs(items: Iterable[tuple[str, int]]) -> list[list[Any]]:
     runs: list[list[Any]] = []
-    for key, row in sorted(items, key=lambda item: item[1]):
-        if runs and runs[-1][0] + len(runs[-1][1]) == row:
-            runs[-1][1].append(key)
-        else:
-            runs.append([row, [key]])
+    ids: list[str] = []
+    end = -1  # the row after the current run
+    for key, row in sorted(items, key=itemgetter(1)):
+        if row != end:
+            ids = []
+            runs.append([row, ids])
+        ids.append(key)
+        end = row + 1
     return runs
 
 

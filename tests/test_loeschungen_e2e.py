@@ -116,6 +116,13 @@ def test_a_csv_folder_gets_loeschungen_csv(emu, tmp_path):
     rows = owned_rows(folder, LOESCHUNGEN)
     assert rows[0] == list(HEADERS) and [row[:3] for row in rows[1:]] == [["Kunden", "8", "1007"]]
     assert (folder / "Löschungen.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    lines = (folder / "Löschungen.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].endswith(";")  # Entscheidung, the last column, is empty
+    (folder / "Löschungen.csv").write_text("\r\n".join([lines[0], lines[1] + "löschen", ""]), encoding="utf-8-sig")
+    pushed = run_cli(["push", "--sheet", str(folder), "--no-progress"], billomat_env(emu.billomat_url))
+    assert pushed.code == 0, pushed.text
+    assert "1007" not in emu.state.table("clients")
+    assert owned_rows(folder, LOESCHUNGEN)[1][0] == NO_DELETES  # push rewrote Löschungen.csv too
 
 
 def test_push_deletes_what_the_accountant_marked_loeschen_without_the_flag(emu, tmp_path):
