@@ -1,8 +1,10 @@
 """The sheet Löschungen (SPEC §9): deletes the delete guard holds, decided by the accountant in the workbook.
 
-Every run lists the deletes it holds (rows removed from the workbook without `--allow-deletes`, or above
-`--max-deletes`) in the sheet `Löschungen` (CSV: `Löschungen.csv`), one row per record with its id,
-client number and name, and a column `Entscheidung`. At the next run:
+Every run that writes the workbook (push and sync) lists the deletes it holds (rows removed from the
+workbook without `--allow-deletes`, or above `--max-deletes`) in the sheet `Löschungen` (CSV:
+`Löschungen.csv`), one row per record with the sheet and row it came from (the row it had in the workbook
+of the state the run started from: sync.record_rows), its id, client number and name, and a column
+`Entscheidung`. At the next run:
 
 - `löschen`: the held delete goes ahead without any flag (`decide`);
 - `behalten`: the record stays in Billomat; it is taken out of the base (`without_kept`), so the merge
@@ -22,13 +24,17 @@ from typing import Literal
 import pandas as pd
 
 from sync.frames import RESOURCES, AccountFrames
+from sync.mapping import Mapping
 from sync.plan import NEED_FLAG, HeldChange, Plan, change_order
 from sync.wording import held_reason
 from sync.workbook.owned import OwnedSheet, owned_rows
 
 LOESCHUNGEN = "Löschungen"
-HEADERS = ("Blatt", "Billomat-ID", "Kundennummer", "Name", "Grund", "Entscheidung", "Ressource")
-WIDTHS = (10, 12, 14, 32, 60, 15, 12)
+HEADERS = ("Blatt", "Zeile", "Billomat-ID", "Kundennummer", "Name", "Grund", "Entscheidung")
+WIDTHS = (10, 7, 12, 14, 32, 60, 15)
+ZEILE_COL = HEADERS.index("Zeile")  # stored as a number
+# Sheets written before the sheet named the resource by its sheet (Blatt) held the API word here.
+OLD_RESOURCE = "Ressource"
 NO_DELETES = "Keine zurückgehaltenen Löschungen."
 DELETE, KEEP = "löschen", "behalten"
 Decision = Literal["delete", "keep"]
@@ -54,21 +60,34 @@ class Decisions:
         return {key for (res, key), d in self.by_key.items() if res == resource and d == "keep"}
 
 
-def read_decisions(path: Path | str) -> Decisions:
-    """The decisions in the workbook's Löschungen sheet (none when there is no such sheet)."""
+def read_decisions(path: Path | str, mapping: Mapping) -> Decisions:
+    """The decisions in the workbook's Löschungen sheet (none when there is no such sheet).
+
+    The record is its sheet (Blatt: the mapping's Kunden or Kontakte) and Billomat-ID; a sheet written
+    before Blatt said it carries the resource in a column Ressource, read as well.
+    """
     rows = owned_rows(path, LOESCHUNGEN)
     if not rows:
         return Decisions({}, {})
     headers = [h.strip() for h in rows[0]]
+    where = OLD_RESOURCE if OLD_RESOURCE in headers else "Blatt"
     try:
-        cols = [headers.index(h) for h in ("Entscheidung", "Ressource", "Billomat-ID")]
+        cols = [headers.index(h) for h in ("Entscheidung", where, "Billomat-ID")]
     except ValueError:
         return Decisions({}, {}, (f"sheet {LOESCHUNGEN!r}: the header row is not billsync's; no decision read",))
+    resources = {sm.sheet.casefold(): sm.resource for sm in mapping.sheets.values()}
     by_key: dict[tuple[str, str], Decision] = {}
     typed: dict[tuple[str, str], str] = {}
     problems: list[str] = []
     for number, row in enumerate(rows[1:], start=2):
-        word, resource, key = ((row[c] if c < len(row) else "").strip() for c in cols)
+        word, named, key = ((row[c] if c < len(row) else "").strip() for c in cols)
+        resource = named if where == OLD_RESOURCE else resources.get(named.casefold(), "")
+        if word and key and named and not resource:
+            problems.append(
+                f"sheet {LOESCHUNGEN!r}, row {number}, column 'Blatt': {named!r} is none of billsync's sheets "
+                f"({', '.join(sm.sheet for sm in mapping.sheets.values())}); decision {word!r} for id {key} not read"
+            )
+            continue
         if not word or not resource or not key:
             continue
         typed[(resource, key)] = word
@@ -117,32 +136,41 @@ def without_kept(base: AccountFrames | None, decisions: Decisions, workbook_keys
     return AccountFrames(**{name: frame.reset_index(drop=True) for name, frame in frames.items()})
 
 
-def sheet(held: list[HeldChange], current: AccountFrames, decisions: Decisions | None = None) -> OwnedSheet:
-    """The Löschungen sheet for this run's held deletes (`current`: Billomat, for client number and name);
-    a word typed for an entry still held is kept."""
+def sheet(
+    held: list[HeldChange],
+    current: AccountFrames,
+    decisions: Decisions | None = None,
+    rows: MappingOf[str, MappingOf[str, int]] | None = None,
+) -> OwnedSheet:
+    """The Löschungen sheet for this run's held deletes (`current`: Billomat, for client number and name;
+    `rows`: resource → id → the row it had, sync.record_rows); a word typed for an entry still held is kept."""
     typed = decisions.typed if decisions is not None else {}
+    rows = rows or {}
     clients = current.clients
     numbers = dict(zip(clients["id"].astype(str), clients["client_number"].astype(str), strict=True))
     names = dict(zip(clients["id"].astype(str), clients["name"].astype(str), strict=True))
-    rows = []
+    listed: list[list[str | int]] = []
     for h in held:
         change = h.change
         if change.action != "delete":
             continue
         client = change.key if change.resource == "clients" else change.client_key
         name = names.get(change.key, "") if change.resource == "clients" else change.label
-        rows.append(
+        row = rows.get(change.resource, {}).get(change.key)
+        listed.append(
             [
                 change.sheet,
+                row if row is not None else "",
                 change.key,
                 numbers.get(client, ""),
                 name or change.label,
                 reason_text(h.reason),
                 typed.get((change.resource, change.key), ""),
-                change.resource,
             ]
         )
-    return OwnedSheet(LOESCHUNGEN, HEADERS, WIDTHS, rows, "Entscheidung", f"{DELETE},{KEEP}", NO_DELETES)
+    return OwnedSheet(
+        LOESCHUNGEN, HEADERS, WIDTHS, listed, "Entscheidung", f"{DELETE},{KEEP}", NO_DELETES, ZEILE_COL
+    )
 
 
 def hint(held: list[HeldChange], workbook: Path) -> str | None:

@@ -13,7 +13,7 @@ from sync.atomic import atomic_path, atomic_write_bytes
 from sync.mapping import Mapping
 from sync.merge import Conflict, WorkbookChanges
 from sync.plan import Change, Plan
-from sync.wording import ACTION_WORDS, WHOLE_RECORD, held_reason, shown_key, without_markers
+from sync.wording import ACTION_WORDS, FIELD_LABELS, WHOLE_RECORD, held_reason, shown_key, without_markers
 
 RESOURCE_LABELS = {
     "clients": "clients",
@@ -54,17 +54,23 @@ def counts_text(counts: dict[str, dict[str, int]], *, past: bool = False) -> str
 
 
 def field_header(mapping: Mapping, change: Change, field: str) -> str:
-    """The workbook header of a changed field, so people read the names they know."""
+    """The workbook header of a changed field, so people read the names they know; a field without a
+    column by its German label (`tax_rule` → "Steuerregel")."""
+    return column_header(mapping, change, field) or FIELD_LABELS.get(field, field)
+
+
+def column_header(mapping: Mapping, change: Change, field: str) -> str | None:
+    """The workbook header of a changed field (None: the workbook has no column for it)."""
     sheet_map = mapping.sheets.get("contacts" if change.resource == "contacts" else "clients")
     if change.resource == "client_property_values":
-        return change.label or change.ref or field
+        return change.label or change.ref or None
     if change.resource == "client_tags" and sheet_map is not None and sheet_map.tags is not None:
         return sheet_map.tags.header
     if sheet_map is not None:
         for column in sheet_map.columns:
             if column.field == field:
                 return column.header
-    return field
+    return None
 
 
 def where(change: Change) -> str:

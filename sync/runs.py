@@ -20,7 +20,7 @@ from sync.errors import BillsyncError
 from sync.journal import RUN_SUFFIX, Entry, read_lines, run_files
 from sync.mapping import Mapping
 from sync.plan import Change
-from sync.report import ACTION_PAST, counts_text, field_header, where
+from sync.report import ACTION_PAST, column_header, counts_text, field_header, where
 from sync.state import STATE_DIRNAME, state_dir_for
 
 TAIL_BYTES = 64 * 1024  # the end line is short; a run file's last line is found in its last bytes
@@ -250,7 +250,7 @@ def runs_json(runs: list[RunSummary]) -> str:
 
 
 def _mapped(mapping: Mapping, change: Change, name: str) -> bool:
-    return field_header(mapping, change, name) != name
+    return column_header(mapping, change, name) is not None
 
 
 def _when(stamp: str) -> str:

@@ -32,6 +32,7 @@ from sync.clock import SYSTEM_CLOCK, Clock
 from sync.errors import LockedError, StateError
 from sync.frames import BASE_COLUMNS, RESOURCES, AccountFrames, text_frame
 from sync.origin import new_state_id, valid_state_id
+from sync.record_rows import Rows, decode, encode
 
 STATE_DIRNAME = ".billsync"
 SNAPSHOT = "snapshot.zip"
@@ -40,6 +41,7 @@ KEEP_STATES = 10  # the newest states kept whatever their age
 KEEP_DAYS = 14  # ... and every state younger than this
 MAX_STATES = 60  # ... but never more than this many (the ones still needed come on top)
 LOCK = "lock"
+ROWS = "rows.json"  # where each record's row was in the workbook of that state (sync.record_rows)
 SNAPSHOT_FORMAT = 1
 
 
@@ -87,11 +89,13 @@ class StateDir:
         *,
         state_id: str | None = None,
         keep: Iterable[str | None] = (),
+        rows: Rows | None = None,
     ) -> Path:
         """Record the base snapshot atomically (a temp file in the same dir, then rename) as state `state_id`.
 
         The snapshot it replaces stays in `states/` (so does the new one); then old states are rotated
-        out, never those named in `keep` (the state the workbook of this run descends from).
+        out, never those named in `keep` (the state the workbook of this run descends from). `rows`: where
+        each record's row is in the workbook of this state (read back by `read_rows`).
         """
         self._ensure()
         state_id = state_id or new_state_id()
@@ -104,6 +108,8 @@ class StateDir:
             zf.writestr("meta.json", json.dumps(meta, ensure_ascii=False, indent=2))
             for name in RESOURCES:
                 zf.writestr(f"{name}.csv", _frame_csv(frames.frame(name)))
+            if rows is not None:
+                zf.writestr(ROWS, encode(rows))
         self._keep_current()
         self.rotate(keep=[state_id, *keep])
         return self.snapshot_path
@@ -123,6 +129,21 @@ class StateDir:
             return _read_snapshot_file(kept)
         latest = self.read_snapshot()
         return latest if latest is not None and latest.state_id == state_id else None
+
+    def read_rows(self, state_id: str | None) -> Rows:
+        """Where each record's row was in the workbook of state `state_id` (empty: unknown, or none recorded)."""
+        if not valid_state_id(state_id):
+            return {}
+        for path in (self.states_path / f"{state_id}.zip", self.snapshot_path):
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    meta = json.loads(zf.read("meta.json").decode("utf-8"))
+                    if meta.get("state_id") != state_id:
+                        continue
+                    return decode(zf.read(ROWS).decode("utf-8")) if ROWS in zf.namelist() else {}
+            except (OSError, zipfile.BadZipFile, KeyError, ValueError, AttributeError):
+                continue
+        return {}
 
     def state_ids(self) -> list[str]:
         """The ids of the states kept, newest first (ids start with their time)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from sync.diff import INHERITED_CONTACT_FIELDS
 from sync.frames import AccountFrames
 from sync.journal import Entry
 from sync.load import MARKER_PREFIX, markers_in
@@ -201,12 +202,14 @@ class _Undo:
                 self.nothing += 1
                 self.notes.append(f"contact {old_id}: its client {client} no longer exists; not recreated")
                 return
-            self.changes.append(self._recreate(entry, "contacts", record, client))
+            self.changes.append(
+                self._recreate(entry, "contacts", record, client, inherits=self.records["clients"][client])
+            )
             return
         key = UNDO_KEY + old_id
         self.changes.append(self._recreate(entry, "clients", record, ""))
         for contact in before.get("contacts") or []:
-            self.changes.append(self._recreate(entry, "contacts", contact, key))
+            self.changes.append(self._recreate(entry, "contacts", contact, key, inherits=record))
         for value in before.get("client_property_values") or []:
             if value.get("value"):
                 pid = str(value.get("client_property_id", ""))
@@ -222,12 +225,21 @@ class _Undo:
                         payload={"client_id": key, "name": name}, client_key=key, ref=name)
             )
 
-    def _recreate(self, entry: Entry, resource: str, record: dict[str, Any], client_key: str) -> Change:
+    def _recreate(
+        self, entry: Entry, resource: str, record: dict[str, Any], client_key: str,
+        inherits: dict[str, Any] | None = None,
+    ) -> Change:
+        """The create that brings `record` back. A contact's address field that showed its client's value
+        (`inherits`: the client as it was) is left empty, so that it inherits again: under the "read"
+        reading it follows its client from now on, under "copy" Billomat copies the same value in
+        (billomat-api.md §4.2, sync/inherit.py); sending the value would make it the contact's own."""
         catalogue = RESOURCE_FIELDS[resource]
+        client = inherits or {}
         payload = {
             str(k): str(v)
             for k, v in record.items()
             if v and k in catalogue and catalogue[k].writable and k not in ("id", "client_id")
+            and not (k in INHERITED_CONTACT_FIELDS and str(v) == str(client.get(k, "")))
         }
         if resource == "contacts":
             payload["client_id"] = client_key

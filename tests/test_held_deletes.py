@@ -62,13 +62,13 @@ def test_a_kept_client_leaves_the_base_with_its_values_and_tags_but_not_when_its
     assert without_kept(CURRENT, decisions, {"clients": {"1000"}, "contacts": set()}) is CURRENT
 
 
-def test_the_sheet_lists_each_held_delete_with_number_name_reason_and_keeps_a_typo() -> None:
+def test_the_sheet_lists_each_held_delete_with_its_row_number_name_reason_and_keeps_a_typo() -> None:
     plan = held_plan()
-    listing = sheet(plan.held, CURRENT, Decisions({}, {("clients", "1001"): "weg"}))
+    listing = sheet(plan.held, CURRENT, Decisions({}, {("clients", "1001"): "weg"}), {"clients": {"1000": 2}})
     assert listing.headers == HEADERS
     assert listing.rows == [
-        ["Kunden", "1000", "KD00000", "Firma 0", REASON_NEED_FLAG, "", "clients"],
-        ["Kunden", "1001", "KD00001", "Firma 1", REASON_NEED_FLAG, "weg", "clients"],
+        ["Kunden", 2, "1000", "KD00000", "Firma 0", REASON_NEED_FLAG, ""],
+        ["Kunden", "", "1001", "KD00001", "Firma 1", REASON_NEED_FLAG, "weg"],  # its row is not known
     ]
     assert sheet([], CURRENT).body()[0][0] == NO_DELETES
 
@@ -77,18 +77,35 @@ def test_read_decisions_from_a_csv_folder_reports_what_is_no_decision(tmp_path: 
     with (tmp_path / "Löschungen.csv").open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(HEADERS)
-        writer.writerow(["Kunden", "1000", "KD00000", "Firma 0", "…", " Löschen ", "clients"])
-        writer.writerow(["Kunden", "1001", "KD00001", "Firma 1", "…", "behalten", "clients"])
-        writer.writerow(["Kunden", "1002", "KD00002", "Firma 2", "…", "weg", "clients"])
-        writer.writerow(["Kunden", "1003", "KD00003", "Firma 3", "…", "", "clients"])
-    decisions = read_decisions(tmp_path)
-    assert dict(decisions.by_key) == {("clients", "1000"): "delete", ("clients", "1001"): "keep"}
+        writer.writerow(["Kunden", "2", "1000", "KD00000", "Firma 0", "…", " Löschen "])
+        writer.writerow(["Kunden", "3", "1001", "KD00001", "Firma 1", "…", "behalten"])
+        writer.writerow(["Kunden", "4", "1002", "KD00002", "Firma 2", "…", "weg"])
+        writer.writerow(["Kunden", "5", "1003", "KD00003", "Firma 3", "…", ""])
+        writer.writerow(["Kontakte", "7", "5001", "KD00001", "Sabine Kühn", "…", "löschen"])
+        writer.writerow(["Notizen", "", "5002", "", "", "…", "löschen"])
+    decisions = read_decisions(tmp_path, MAPPING)
+    assert dict(decisions.by_key) == {
+        ("clients", "1000"): "delete",
+        ("clients", "1001"): "keep",
+        ("contacts", "5001"): "delete",  # the resource comes from Blatt
+    }
     assert decisions.typed[("clients", "1002")] == "weg"
-    assert len(decisions.problems) == 1 and "row 4" in decisions.problems[0] and "1002" in decisions.problems[0]
+    assert len(decisions.problems) == 2 and "row 4" in decisions.problems[0] and "1002" in decisions.problems[0]
+    assert "row 7, column 'Blatt': 'Notizen'" in decisions.problems[1]
+
+
+def test_a_sheet_written_with_the_old_ressource_column_is_still_read(tmp_path: Path) -> None:
+    with (tmp_path / "Löschungen.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(["Blatt", "Billomat-ID", "Kundennummer", "Name", "Grund", "Entscheidung", "Ressource"])
+        writer.writerow(["Kunden", "1000", "KD00000", "Firma 0", "…", "löschen", "clients"])
+        writer.writerow(["Kontakte", "5001", "KD00001", "Sabine Kühn", "…", "behalten", "contacts"])
+    decisions = read_decisions(tmp_path, MAPPING)
+    assert dict(decisions.by_key) == {("clients", "1000"): "delete", ("contacts", "5001"): "keep"}
 
 
 def test_no_sheet_no_decisions(tmp_path: Path) -> None:
-    assert read_decisions(tmp_path) == Decisions({}, {})
+    assert read_decisions(tmp_path, MAPPING) == Decisions({}, {})
 
 
 def test_the_hint_names_the_workbook_the_sheet_and_the_words() -> None:

@@ -222,7 +222,8 @@ def test_the_report_lists_both_ids_status_and_everything_not_held(tmp_path: Path
         snap = {c["number"]: str(c["id"]) for c in emu.snapbill_state.clients}
         assert by_id["1001"][1] == snap["KD00042"] and by_id["1001"][2] == "KD00042"
         # German with the workbook's headers (issue 11): "Feld Notiz", not "field note".
-        assert by_id["1006"][4] == "übersprungen" and "archived" in by_id["1006"][7]
+        assert by_id["1006"][4] == "übersprungen"
+        assert by_id["1006"][7] == "in Billomat archiviert (--include-archived übernimmt ihn)"
         assert by_id["1004"][6] and "Feld Notiz: =SUMME(A1:A3)" in by_id["1004"][6]  # text, not a formula
         cells = [v for r in rows for v in r if isinstance(v, str)]
         assert not any(v.startswith(("field ", "tag: ", "contact: ")) or "\nfield " in v for v in cells)
@@ -288,6 +289,13 @@ def test_data_errors_name_the_client_and_the_rest_goes_on(tmp_path: Path) -> Non
         snap = {c["number"]: c for c in emu.snapbill_state.clients}
         assert snap["KD00031"]["company"] == "Kunde KD00031"  # fallback from the YAML
         assert "KD00025" not in snap
+        # The report's Hinweis says it in German, each parameter by the workbook's header.
+        hints = {r[0]: r[7] for r in openpyxl.load_workbook(tmp_path / "r.xlsx")["Migration"].iter_rows(
+            min_row=2, values_only=True)}
+        assert hints["1025"].startswith("Währung 'CHF' ist in SnapBill nicht freigeschaltet (freigeschaltet: ")
+        assert hints["1031"].startswith("kein Name in Billomat: Firma 'Kunde KD00031'")
+        english = ("currency", "not enabled", "no name", "SnapBill did not take", "not verified", "gave up")
+        assert not [h for h in hints.values() if h and any(word in h for word in english)], hints
 
 
 def test_rejected_writes_are_reported_and_retried_next_run(tmp_path: Path) -> None:
@@ -297,7 +305,9 @@ def test_rejected_writes_are_reported_and_retried_next_run(tmp_path: Path) -> No
         emu.snapbill_state.add_client({"company": "Fremd", "number": "KD00003", "data": {"billomat_id": "9999"}})
         result = migrate(emu, tmp_path, "--report", str(tmp_path / "r.xlsx"))
         assert result.code == 1
-        assert "belongs to Billomat client 9999" in result.text
+        assert "belongs to Billomat client 9999" in result.text  # the terminal: English for the IT person
+        hints = [r[7] for r in openpyxl.load_workbook(tmp_path / "r.xlsx")["Migration"].iter_rows(values_only=True)]
+        assert any(h and "mit der Nummer 'KD00003' gehört zu Billomat-Kunde 9999" in h for h in hints), hints
         assert numbers(emu)["KD00003"] == 1
 
 

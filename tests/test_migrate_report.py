@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 
 from sync.migrate import ClientResult, MigrationResult, Unheld
-from sync.migrate_report import HEADERS, write_migration_report
+from sync.migrate_report import HEADERS, hint_text, write_migration_report
 
 RESULTS = [
     ClientResult("1001", "KD00042", "Müller & Söhne GmbH", "created", snapbill_id="77",
@@ -82,3 +82,37 @@ def test_the_report_replaces_an_older_one_atomically(tmp_path: Path) -> None:
     assert len(rows(openpyxl.load_workbook(path)["Migration"])) == 2
     assert path.stat().st_mode & 0o777 == 0o640  # the owner's choice of mode is kept
     assert [p.name for p in tmp_path.iterdir()] == ["migration.xlsx"]  # no temp file left
+
+
+def test_every_note_of_the_migration_reads_german_in_hinweis() -> None:
+    names = {"company": "Firma", "surname": "Nachname", "bank_swift": "BIC", "city": "Ort", "zip": "PLZ"}
+    notes = {
+        "archived in Billomat (--include-archived migrates it)":
+            "in Billomat archiviert (--include-archived übernimmt ihn)",
+        "neither company nor first or last name; SnapBill needs one (fallback (line 7): skip)":
+            "weder Firma noch Vor- oder Nachname; SnapBill braucht eins davon (fallback (line 7): skip)",
+        "neither company nor first or last name, and fallback gives an empty one":
+            "weder Firma noch Vor- oder Nachname, und fallback ergibt keinen",
+        "no client number: a re-run could not find it in SnapBill, so it is not migrated":
+            "keine Kundennummer: ein neuer Lauf fände ihn in SnapBill nicht wieder, daher nicht übernommen",
+        "payment method 'PAYPAL' is not enabled in SnapBill (enabled: CASH); enable it there, or change the "
+        "client in Billomat": "Zahlungsart 'PAYPAL' ist in SnapBill nicht freigeschaltet (freigeschaltet: CASH); "
+        "dort freischalten oder den Kunden in Billomat ändern",
+        "client number 'KD1' is used by Billomat clients 1001, 1002; SnapBill needs it unique":
+            "Kundennummer 'KD1' haben die Billomat-Kunden 1001, 1002; SnapBill braucht sie eindeutig",
+        "SnapBill client 5 was deleted in SnapBill (state dead); not created again: remove its line from the id "
+        "map to migrate it anew": "SnapBill-Kunde 5 wurde in SnapBill gelöscht (state dead); nicht neu angelegt: "
+        "seine Zeile aus der ID-Zuordnung entfernen, um ihn neu zu übernehmen",
+        "SnapBill has several clients with number 'KD7' (5, 6); not touched":
+            "SnapBill hat mehrere Kunden mit der Nummer 'KD7' (5, 6); nicht angefasst",
+        "SnapBill client 5 with number 'KD7' is already Billomat client 1002":
+            "SnapBill-Kunde 5 mit der Nummer 'KD7' ist schon Billomat-Kunde 1002",
+        "no name in Billomat: company 'Kunde KD31', surname '' from fallback; SnapBill did not take: bank_swift "
+        "(sent 'ABC', SnapBill has ''); SnapBill's answer does not show zip, city: not verified":
+            "kein Name in Billomat: Firma 'Kunde KD31', Nachname '' aus fallback; SnapBill hat nicht übernommen: "
+            "BIC (gesendet 'ABC', SnapBill hat ''); SnapBills Antwort zeigt PLZ, Ort nicht: nicht geprüft",
+        "HTTP 503 (gave up after retries; a re-run completes it)":
+            "HTTP 503 (nach mehreren Versuchen aufgegeben; ein neuer Lauf holt es nach)",
+        "SnapBill refused it: company is required": "SnapBill hat abgelehnt: company is required",
+    }
+    assert {note: hint_text(note, names) for note in notes} == notes

@@ -120,6 +120,10 @@ def test_runs_show_and_undo_put_billomat_back_exactly_and_a_second_undo_writes_n
         assert dry.code == 1, dry.text
         assert writes(emu, start) == []
         assert "deletes need --allow-deletes" in dry.out
+        # The deleted client comes back with every field it had: those without a column by a German label.
+        fields = {line.split(":")[0].strip() for line in dry.out.splitlines() if line.startswith("      ")}
+        assert {"Steuerregel", "Nummer", HEADER["city"]} <= fields, dry.out
+        assert not fields & {"tax_rule", "number", "number_pre", "locale"}, dry.out
 
         start = len(emu.requests)
         undone = cli(emu, "undo", run, "--sheet", str(book), "--allow-deletes")
@@ -189,3 +193,38 @@ def test_show_and_undo_name_an_unknown_run_and_exit_2(tmp_path):
             assert result.code == 2, result.text
             assert "no run 'zzzzzz'" in result.err and "billsync runs" in result.err
             no_traceback(result)
+
+
+@pytest.mark.parametrize("reading", ["copy", "read"])
+def test_a_restored_clients_contacts_inherit_its_address_again_under_either_reading(tmp_path, reading):
+    emu = serve(contact_inherit=reading)
+    with emu.running():
+        state = emu.state
+        shown = {c["id"]: state.shown_contact(c) for c in state.contacts if c["client_id"] == DELETED}
+        stored = {c["id"]: dict(c) for c in state.contacts if c["client_id"] == DELETED}
+        book = pull(emu, tmp_path / "kunden.xlsx")
+        Edits(delete_clients=[DELETED]).apply_to(book, property_headers(emu))
+        assert cli(emu, "push", "--sheet", str(book), "--allow-deletes").code == 0
+        run = json.loads(cli(emu, "runs", "--sheet", str(book), "--json").out)[0]["short"]
+        undone = cli(emu, "undo", run, "--sheet", str(book), "--allow-deletes")
+        assert undone.code == 0, undone.text
+
+        (again,) = [c for c in state.clients if c["name"] == "Stadtwerke Leipzig GmbH"]
+        back = {c["label"]: c for c in state.contacts if c["client_id"] == again["id"]}
+        by_label = {c["label"]: i for i, c in shown.items()}
+        assert back.keys() == by_label.keys()
+        for label, contact in back.items():
+            old = by_label[label]
+            # As Billomat shows it: what it showed before the delete; as stored: what was stored then
+            # (under "read" the address fields stay empty: they are the client's).
+            assert _without_ids(state.shown_contact(contact)) == _without_ids(shown[old])
+            assert _without_ids(contact) == _without_ids(stored[old])
+
+        # The restored contacts follow their client again (under "read"; under "copy" they keep the copy).
+        state.update_client(again["id"], {"city": "Halle (Saale)"})
+        cities = {state.shown_contact(c)["city"] for c in state.contacts if c["client_id"] == again["id"]}
+        assert cities == ({"Halle (Saale)"} if reading == "read" else {"Leipzig"})
+
+
+def _without_ids(contact: dict) -> dict:
+    return {k: v for k, v in contact.items() if k not in STAMPED and k != "address"}

@@ -21,6 +21,22 @@ def test_keys_and_markers_are_shown_as_people_read_them():
     assert held_reason("deletes need --allow-deletes").startswith("Löschen nur mit")
 
 
+def test_every_reason_the_delete_guard_gives_reads_german():
+    from sync.plan import delete_guard
+
+    reasons = {
+        delete_guard("clients", 30, 30, True, None): "alle 30 Kunden würden gelöscht; billsync löscht nie alle "
+        "Datensätze einer Art (ist das Blatt leer?)",
+        delete_guard("contacts", 20, 30, True, None): "20 von 30 Kontakte würden gelöscht, mehr als die Grenze von "
+        "3 (höchstens 10 Zeilen und 10 %); mit --max-deletes 20 oder der Entscheidung „löschen“ erlaubt",
+        "sheet 'Kunden' row 5: a malformed Billomat-ID may hide an id":
+            "Blatt 'Kunden' Zeile 5: eine fehlerhafte Billomat-ID kann eine ID verbergen",
+        "sheet 'Kunden' row 5: Billomat-ID 1234 is unknown to Billomat":
+            "Blatt 'Kunden' Zeile 5: Billomat-ID 1234 kennt Billomat nicht",
+    }
+    assert {reason: held_reason(reason) for reason in reasons} == reasons
+
+
 def test_the_migration_report_is_german_with_headers_without_markers_and_tall_rows(tmp_path):
     names = report_names(load_snapbill_mapping(MAPPINGS / "snapbill.yaml"), load_mapping(MAPPINGS / "billomat.yaml"))
     assert names["bank_swift"] == "BIC" and names["company"] == "Firma" and names["data-public_phone"] == "Telefon"

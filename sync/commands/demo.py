@@ -270,7 +270,7 @@ def _decide(path: Path, decisions: dict[str, str]) -> list[str]:
     done = []
     for r in range(2, sheet_.max_row + 1):
         client_id = sheet_.cell(r, col["Billomat-ID"]).value
-        if client_id in decisions and sheet_.cell(r, col["Ressource"]).value == "clients":
+        if client_id in decisions and sheet_.cell(r, col["Blatt"]).value == "Kunden":
             sheet_.cell(r, col["Entscheidung"]).value = decisions[client_id]
             done.append(f"Löschungen row {r}: {client_id} -> {decisions[client_id]!r}")
     wb.save(path)

@@ -9,16 +9,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync import held_deletes
 from sync.clients.billomat import Billomat
 from sync.clients.ratelimit import RateWait
 from sync.clock import Clock
 from sync.frames import AccountFrames
 from sync.load import LoadReport
 from sync.mapping import Mapping, load_mapping
+from sync.state import StateDir
+from sync.workbook.owned import OwnedSheet
 from sync.workbook_guard import WorkbookGuard, WorkbookInUseError
 from sync.writeback import NewIds, WritebackReport, backup_path, write_ids
 
 if TYPE_CHECKING:
+    from sync.jobs.prepare import Prepared
     from sync.progress import Reporter
     from sync.runtime import Session
 
@@ -143,3 +147,11 @@ def write_back_new_ids(
     kept = f" (previous version: {kept_as})" if kept_as else ""
     ctx.reporter.info(f"Wrote {len(ids)} new id(s) back into {path}{kept}")
     return result
+
+
+def loeschungen_sheet(prepared: Prepared, state: StateDir) -> OwnedSheet:
+    """The sheet Löschungen of this run: its held deletes, each with the row it had in the workbook of the
+    state the run started from (read only when something is held)."""
+    held = prepared.plan.held
+    rows = state.read_rows(prepared.base.state_id) if any(h.change.action == "delete" for h in held) else {}
+    return held_deletes.sheet(held, prepared.current, prepared.deletions, rows)

@@ -12,7 +12,7 @@ leaves the workbook with its older, kept stamp.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from sync.errors import BillsyncError
 from sync.frames import AccountFrames
 from sync.merge import STALE_COPY, Merge
 from sync.origin import ORIGIN_FILE, ORIGIN_PROPERTY, new_state_id, read_origin, write_origin
+from sync.record_rows import Rows, carried
 from sync.state import StateDir
 from sync.workbook.stage import StagedWorkbook
 from sync.workbook_guard import WorkbookGuard
@@ -36,13 +37,15 @@ class Base:
     - frames: that state (None: nothing recorded here yet; the workbook is then master as a whole);
     - origin: the workbook's stamp (None: it has none);
     - known: the stamp names a state still kept (`frames` is that state);
-    - older: for an unknown origin, the older states kept (each may be what a stale copy holds).
+    - older: for an unknown origin, the older states kept (each may be what a stale copy holds);
+    - state_id: the id of the state `frames` is (None: none, or recorded before states had ids).
     """
 
     frames: AccountFrames | None
     origin: str | None
     known: bool
     older: tuple[AccountFrames, ...] = ()
+    state_id: str | None = None
 
 
 def workbook_base(ctx: Session, state: StateDir, sheet_path: Path) -> Base:
@@ -61,7 +64,7 @@ def find_base(state: StateDir, sheet_path: Path) -> tuple[Base, str | None]:
     origin = read_origin(sheet_path)
     found = state.read_state(origin) if origin else None
     if found is not None:
-        return Base(found.frames, origin, known=True), None
+        return Base(found.frames, origin, known=True, state_id=found.state_id), None
     latest = state.read_snapshot()
     if latest is None:
         return Base(None, origin, known=False), None
@@ -83,7 +86,7 @@ def find_base(state: StateDir, sheet_path: Path) -> tuple[Base, str | None]:
         kept = state.read_state(state_id)
         if kept is not None:
             older.append(kept.frames)
-    return Base(latest.frames, origin, known=False, older=tuple(older)), warning
+    return Base(latest.frames, origin, known=False, older=tuple(older), state_id=latest.state_id), warning
 
 
 def record_state(
@@ -98,6 +101,7 @@ def record_state(
     merge: Merge | None = None,
     guard: WorkbookGuard | None = None,
     stage: StagedWorkbook | None = None,
+    rows: Sequence[Rows] = (),
 ) -> str | None:
     """Record the state a run ends with and stamp the workbook with it; returns the new id (None: none).
 
@@ -108,11 +112,15 @@ def record_state(
     (the state is then the one it already names). A workbook of unknown origin with `stale_copy`
     conflicts held keeps having none: stamping it would make its stale values look like edits next time.
     `stage`: the run's staged workbook; the stamp is then written into it (the caller commits it).
+    `rows`: where the run saw, created or appended records in the workbook (sync.record_rows); the
+    rows of the state it descends from are carried for the records it did not see there.
     """
     if not changed and base.known:
         return None
     state_id = new_state_id()
-    state.write_snapshot(frames(), meta, state_id=state_id, keep=[base.origin])
+    after = frames()
+    next_rows = carried(state.read_rows(base.state_id), *rows, frames=after)
+    state.write_snapshot(after, meta, state_id=state_id, keep=[base.origin], rows=next_rows)
     if merge is not None and not base.known and any(c.kind == STALE_COPY for c in merge.held):
         return state_id
     try:

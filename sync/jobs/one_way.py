@@ -11,17 +11,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync import parking
+import pandas as pd
+
+from sync import held_deletes, parking, record_rows
 from sync.frames import AccountFrames
 from sync.inherit import keep_unedited
-from sync.jobs.common import after_billomat_writes, write_back_new_ids
+from sync.jobs.common import after_billomat_writes, loeschungen_sheet, write_back_new_ids
 from sync.jobs.lineage import record_state
 from sync.jobs.prepare import Options, Prepared, prepare, state_of, stop_if_open, warn_if_open
 from sync.jobs.result import JobResult
 from sync.journal import Journal
 from sync.load import LoadReport, LoadStopped, apply_plan, markers_in, rebase
+from sync.merge import WorkbookChanges
 from sync.runtime import Session
+from sync.state import StateDir
 from sync.workbook.stage import StagedWorkbook
+from sync.workbook.update import apply_workbook_changes
 from sync.workbook_guard import WorkbookInUseError
 
 NEXT_PUSH = "the next push finds the records it created by their markers and writes their ids into the workbook"
@@ -84,6 +89,8 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
             # records by their markers (sync/load/adopt.py) and writes the ids then.
             with after_billomat_writes(report, NEXT_PUSH):
                 written = _stage_ids(session, stage, prepared, report)
+                # Löschungen (SPEC §9: rewritten each run): decided entries leave, new held deletes appear.
+                written = _stage_loeschungen(session, stage, prepared, state) or written
                 if written:
                     prepared.guard.check()  # open or changed meanwhile: stop before the state advances
             reporter.activity("Writing the base snapshot")
@@ -102,8 +109,15 @@ def push(session: Session, sheet_path: Path, options: Options | None = None, *, 
                 merge=prepared.merge,
                 guard=prepared.guard,
                 stage=stage,
+                rows=[
+                    record_rows.from_desired(
+                        prepared.desired.clients, prepared.desired.contacts, report.id_map, report.contact_ids
+                    ),
+                ],
             )
-            # The one write of the workbook: the new ids and the stamp, one .bak.
+            if listed := held_deletes.hint(prepared.plan.held, sheet_path):
+                reporter.notice(listed)
+            # The one write of the workbook: the new ids, Löschungen and the stamp, one .bak.
             with after_billomat_writes(report, NEXT_PUSH):
                 stage.commit()
     pushed = JobResult("push", prepared, report=report, workbook_written=written, state_id=state_id)
@@ -126,6 +140,26 @@ def _stage_ids(session: Session, stage: StagedWorkbook, prepared: Prepared, repo
         )
     stage.wrote(bool(ids and ids.written))
     return bool(ids and ids.written)
+
+
+def _stage_loeschungen(session: Session, stage: StagedWorkbook, prepared: Prepared, state: StateDir) -> bool:
+    """The sheet Löschungen into the run's staged workbook (Konflikte is sync's and stays as it is);
+    whether the workbook changed."""
+    empty = WorkbookChanges(pd.DataFrame(), {}, pd.DataFrame())
+    with stage.editing() as work:
+        result = apply_workbook_changes(
+            work,
+            prepared.mapping,
+            empty,
+            None,
+            guard=stage.writer_guard,
+            backup=stage.backup,
+            owned=[loeschungen_sheet(prepared, state)],
+        )
+    for problem in result.problems:
+        session.reporter.warn(problem)
+    stage.wrote(result.written)
+    return result.written
 
 
 def _next_state(prepared: Prepared, report: LoadReport) -> AccountFrames:

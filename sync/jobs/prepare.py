@@ -146,7 +146,7 @@ def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bo
             for problem in decision_problems:
                 reporter.warn(problem)
         # `löschen` / `behalten` typed into the sheet Löschungen for the deletes held last time.
-        deletions = held_deletes.read_decisions(sheet_path)
+        deletions = held_deletes.read_decisions(sheet_path, mapping)
     if two_way and base.frames is None:
         reporter.warn(
             f"{state.snapshot_path}: no base snapshot yet (no pull or sync has finished here): every field "

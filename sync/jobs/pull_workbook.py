@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync import sheet
+from sync import record_rows, sheet
 from sync.atomic import atomic_copy
 from sync.desired import read_desired
 from sync.diff import diff_account
@@ -110,6 +110,7 @@ def pull(session: Session, out: Path, options: PullOptions | None = None) -> Pul
                 "requests": stats.requests,
             },
             state_id=state_id,
+            rows=record_rows.from_tables(tables, mapping),  # where each record's row is (Löschungen)
         )
     return PullResult(out, frames.counts(), bm.transport.request_count, state_id, kept)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sync import held_deletes, parking
+from sync import held_deletes, parking, record_rows
 from sync.frames import AccountFrames
 from sync.inherit import keep_unedited
-from sync.jobs.common import after_billomat_writes, write_back_new_ids
+from sync.jobs.common import after_billomat_writes, loeschungen_sheet, write_back_new_ids
 from sync.jobs.lineage import record_state
 from sync.jobs.one_way import OnPlan
 from sync.jobs.prepare import Options, prepare, state_of, stop_if_open
@@ -47,7 +47,7 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
         if options.dry_run:
             return JobResult("sync", prepared, dry_run=True)
         base, current, mapping, guard = prepared.merged_base, prepared.current, prepared.mapping, prepared.guard
-        loeschungen = held_deletes.sheet(plan.held, current, prepared.deletions)
+        loeschungen = loeschungen_sheet(prepared, state)
 
         # Opened or saved while Billomat was read: stop before the first write request.
         guard.check()
@@ -77,7 +77,9 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
             # The state does not advance when the workbook cannot be written: the next sync finds Billomat's
             # changes again, and the records this run created by their markers.
             with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
-                unwritten, written = _write_workbook(session, stage, mapping, merge, report, current, base, loeschungen)
+                unwritten, written, appended = _write_workbook(
+                    session, stage, mapping, merge, report, current, base, loeschungen
+                )
                 if written:
                     guard.check()  # open or changed meanwhile: stop before the state advances
             if listed := held_deletes.hint(plan.held, sheet_path):
@@ -107,6 +109,12 @@ def sync(session: Session, sheet_path: Path, options: Options | None = None, *, 
                     merge=merge,
                     guard=guard,
                     stage=stage,
+                    rows=[
+                        record_rows.from_desired(
+                            prepared.desired.clients, prepared.desired.contacts, report.id_map, report.contact_ids
+                        ),
+                        record_rows.from_sheets(appended, mapping),
+                    ],
                 )
             # The one write of the workbook: Billomat's changes, Konflikte, Löschungen, ids, stamp; one .bak.
             with phases("write workbook"), after_billomat_writes(report, NEXT_SYNC):
@@ -125,11 +133,11 @@ def _write_workbook(
     current: AccountFrames,
     base: AccountFrames | None,
     loeschungen: OwnedSheet,
-) -> tuple[WorkbookChanges | None, bool]:
+) -> tuple[WorkbookChanges | None, bool, dict[str, dict[str, int]]]:
     """Billomat's changes, Konflikte and Löschungen, then the ids of created rows, into the staged workbook.
 
-    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base), and
-    whether the workbook changes (`stage.commit` writes it).
+    Returns what did not land in the workbook, so the next base keeps it pending (Merge.next_base),
+    whether the workbook changes (`stage.commit` writes it), and the rows records were appended to.
     Order matters: cells the merge blanks (a recreated row's old id) go before the new ids.
     """
     deleted = {r.change.key for r in report.results if r.change.resource == "clients" and r.change.action == "delete"
@@ -155,4 +163,4 @@ def _write_workbook(
             session, stage.path, mapping, report, current, backup=stage.backup, guard=stage.writer_guard, target=work
         )
     stage.wrote(bool(ids and ids.written))
-    return result.unwritten, stage.changed
+    return result.unwritten, stage.changed, result.appended_rows

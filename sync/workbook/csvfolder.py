@@ -20,7 +20,7 @@ from sync.workbook.csvfiles import (
     save_csv,
     unescape_csv,
 )
-from sync.workbook.owned import KONFLIKTE, OwnedSheet, carried_decisions, konflikte_sheet
+from sync.workbook.owned import KONFLIKTE, OwnedSheet, carried_decisions, konflikte_sheets
 from sync.workbook.planner import UpdateRequest, WorkbookUpdateReport, plan_request
 from sync.workbook.save import backup_path, replacing
 from sync.workbook_guard import WorkbookGuard
@@ -64,7 +64,7 @@ class CsvTarget:
             if existing is not None
             else {}
         )
-        for own in (konflikte_sheet(request.conflicts, carried, mapping), *request.owned):
+        for own in (*konflikte_sheets(request.conflicts, carried, mapping), *request.owned):
             self.owned(own, folder, report)
         return report
 

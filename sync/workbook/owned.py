@@ -63,6 +63,13 @@ class OwnedSheet:
         return self.rows or [[self.empty] + [""] * (len(self.headers) - 1)]
 
 
+def konflikte_sheets(
+    conflicts: Sequence[Conflict] | None, carried: dict[tuple[str, str, str], str], mapping: Mapping
+) -> list[OwnedSheet]:
+    """Konflikte as this call writes it: none when `conflicts` is None (the sheet is left as it is)."""
+    return [] if conflicts is None else [konflikte_sheet(conflicts, carried, mapping)]
+
+
 def konflikte_sheet(
     conflicts: Sequence[Conflict], carried: dict[tuple[str, str, str], str], mapping: Mapping
 ) -> OwnedSheet:

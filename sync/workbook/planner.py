@@ -52,6 +52,7 @@ class WorkbookUpdateReport:
     unwritten: WorkbookChanges | None = None
     written: bool = False  # a file was replaced
     backup: Path | None = None
+    appended_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # sheet → key → row it went to
 
 
 @dataclass
@@ -160,6 +161,7 @@ class Planner:
         self.failed_updates: list[int] = []
         self.failed_removals: list[int] = []
         self.failed_appends: dict[str, list[int]] = {}
+        self.appended_rows: dict[str, dict[str, int]] = {}  # sheet → key → row (Löschungen names it later)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -388,9 +390,10 @@ class Planner:
                 plan.appended_rows.append(number)
                 self.appended += 1
                 if key:
+                    self.appended_rows.setdefault(sheet, {})[key] = number
                     present.add(str(int(key)) if key.isascii() and key.isdigit() else key.casefold())
 
-    def report(self, changes: WorkbookChanges, conflicts: Sequence[Conflict]) -> WorkbookUpdateReport:
+    def report(self, changes: WorkbookChanges, conflicts: Sequence[Conflict] | None) -> WorkbookUpdateReport:
         """What this plan does (nothing written yet), with the changes it could not make as `unwritten`."""
         return WorkbookUpdateReport(
             self.updated,
@@ -398,9 +401,10 @@ class Planner:
             self.removed,
             self.unchanged,
             self.deferred,
-            len(conflicts),
+            len(conflicts or ()),
             self.problems,
             self.unwritten(changes),
+            appended_rows=self.appended_rows,
         )
 
     def unwritten(self, changes: WorkbookChanges) -> WorkbookChanges:
@@ -424,7 +428,7 @@ class UpdateRequest:
     """What one `apply_workbook_changes` call asks of a target (xlsx file or CSV folder)."""
 
     changes: WorkbookChanges
-    conflicts: Sequence[Conflict]
+    conflicts: Sequence[Conflict] | None  # None: Konflikte is left as it is (push: its decisions are sync's)
     removal: RemovalMode | None
     deleted_ids: Collection[str] | None
     props: list[pd.DataFrame]  # Billomat's property definitions (base and current)

@@ -66,7 +66,7 @@ from sync.mapping import Mapping
 from sync.merge import Conflict, WorkbookChanges
 from sync.sheet import EXCEL_MAX_ROWS, xlsx_formula_cells
 from sync.workbook.csvfolder import CsvTarget
-from sync.workbook.owned import KONFLIKTE, OwnedSheet, carried_decisions, konflikte_sheet, owned_xml
+from sync.workbook.owned import KONFLIKTE, OwnedSheet, carried_decisions, konflikte_sheets, owned_xml
 from sync.workbook.parts import decode, related_part, sheet_parts, workbook_part
 from sync.workbook.patch import (
     add_sheet,
@@ -87,7 +87,7 @@ def apply_workbook_changes(
     path: Path | str,
     mapping: Mapping,
     changes: WorkbookChanges,
-    conflicts: Sequence[Conflict] = (),
+    conflicts: Sequence[Conflict] | None = (),
     *,
     removal: RemovalMode | None = None,
     deleted_ids: Collection[str] | None = None,
@@ -106,7 +106,8 @@ def apply_workbook_changes(
     - guard: the workbook as the run read it (else as this call reads it): no file is replaced while the
       workbook is open or after it changed since (WorkbookInUseError);
     - owned: further sheets billsync owns (Löschungen), written like Konflikte: created when they have
-      rows, rewritten when they exist.
+      rows, rewritten when they exist; `conflicts` None leaves Konflikte as it is (push: its decisions are
+      sync's).
     - backup: keep the xlsx file as it was as its `.bak` (False: a staged copy, `sync.workbook.stage`).
     """
     path = Path(path)
@@ -146,7 +147,8 @@ class XlsxTarget:
         if changes.is_empty and not request.conflicts and not any(o.rows for o in owned):
             with zipfile.ZipFile(path) as zf:
                 present = {name.casefold() for name in sheet_parts(zf, path)}
-            if not any(own.casefold() in present for own in (KONFLIKTE, *(o.name for o in owned))):
+            listed = [o.name for o in owned] + ([KONFLIKTE] if request.conflicts is not None else [])
+            if not any(own.casefold() in present for own in listed):
                 # Nothing to write and no list of billsync's to empty: the usual night. Reading every
                 # sheet (seconds at 100k rows) would only confirm that nothing changes.
                 return WorkbookUpdateReport(unwritten=changes)
@@ -169,7 +171,7 @@ class XlsxTarget:
         self,
         zf: zipfile.ZipFile,
         planner: Planner,
-        conflicts: Sequence[Conflict],
+        conflicts: Sequence[Conflict] | None,
         konflikte_grid: list[list[str]] | None,
         owned: Sequence[OwnedSheet] = (),
     ) -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -200,7 +202,7 @@ class XlsxTarget:
                 workbook = grow_filter_name(workbook, order.index(sheet), *filter_change)
         # Konflikte, Löschungen: created when they list something, rewritten when they exist
         carried = carried_decisions(konflikte_grid or [], self.mapping)
-        sheets = [konflikte_sheet(conflicts, carried, self.mapping), *owned]
+        sheets = [*konflikte_sheets(conflicts, carried, self.mapping), *owned]
         for own in sheets:
             existing = next((n for n in parts if n.casefold() == own.name.casefold()), None)
             if not own.rows and existing is None:
