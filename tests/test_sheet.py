@@ -12,7 +12,6 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sync import sheet as sheet_module
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, mapping_from_text
@@ -24,6 +23,7 @@ from sync.sheet import (
     read_workbook,
     write_workbook,
 )
+from sync.sheet import write as sheet_module
 
 SHIPPED = Path(__file__).resolve().parents[1] / "mappings" / "billomat.yaml"
 

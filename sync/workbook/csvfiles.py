@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sync.errors import WorkbookError
 from sync.mapping import Mapping
-from sync.sheet import _CSV_ESCAPE, _detect_separator
+from sync.sheet import CSV_ESCAPE, detect_separator
 
 
 @dataclass
@@ -40,7 +40,7 @@ def read_csv(path: Path, preferred: str) -> CsvFile:
         text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
     except UnicodeDecodeError:
         raise WorkbookError("not UTF-8; the new ids could not be written back", file=path) from None
-    separator = _detect_separator(text, preferred)
+    separator = detect_separator(text, preferred)
     first = re.search(r"\r\n|\n|\r", text)
     newline = first.group(0) if first else "\r\n"
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False))
@@ -63,7 +63,7 @@ def unescape_csv(value: str) -> str:
 
 def csv_value(value: str) -> str:
     """A value as a CSV cell: the formula guard ("'" before = + - @, tab, CR and ') as sheet.py writes it."""
-    return "'" + value if value and value[0] in _CSV_ESCAPE else value
+    return "'" + value if value and value[0] in CSV_ESCAPE else value
 
 
 @dataclass

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 
-from sync.sheet import _XLSX_QUOTE_PREFIX
+from sync.sheet import XLSX_QUOTE_PREFIX
 from sync.workbook.cells import ATTR, PREFIX
 from sync.workbook.cells import attrs as _attrs
 
 
 def needs_quote(value: str) -> bool:
     """True when a text cell holding `value` needs the quote prefix (it would read as a formula)."""
-    return value[:1] in _XLSX_QUOTE_PREFIX
+    return value[:1] in XLSX_QUOTE_PREFIX
 
 
 def _canon(item: str) -> str:
