@@ -166,6 +166,9 @@ def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bo
         desired = to_billomat = read_desired(tables, mapping, reading, source=str(sheet_path))
         # Clients parked in the Sync column: out of all three sides, nothing moves for them.
         parked = parking.parked(tables, mapping)
+        # The sheets as read are not needed any more (desired holds what counts): let them go before the
+        # merge, the run's peak of memory.
+        del tables
         desired, current = parking.park_desired(desired, parked), parking.park(current, parked)
         if base.frames is not None or two_way:
             merged_base = parking.park(base.frames, parked)
