@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sync.desired import NEW_KEY, Desired
+from sync.desired import Desired
 from sync.frames import AccountFrames
-from sync.mapping import ColumnMap, Mapping, SheetMap, normalize_text
+from sync.keys import is_new_key
+from sync.mapping import ColumnMap, Mapping, SheetMap
+from sync.text import clean, column_values, normalized
 
 # Contact fields Billomat fills from the client when they are sent empty (billomat-api.md §4.2):
 # a blank workbook cell where Billomat holds exactly the client's value is not a change, nor is an
@@ -149,7 +151,7 @@ def diff_account(
         values = desired.property_values
         missing_props = desired.missing.get("client_property_values", ())
         if missing_props and len(values):  # a property column the workbook lacks is left alone
-            values = values[~pd.Index(_col(values, "client_property_id"), dtype=object).isin(missing_props)]
+            values = values[~pd.Index(column_values(values, "client_property_id"), dtype=object).isin(missing_props)]
         with_props = client_sheet.properties is not None and len(values) > 0
         with_tags = (
             desired.has_tags
@@ -206,20 +208,20 @@ def _diff_records(
     ]
     if link:
         columns.insert(0, ColumnMap(header="client_id", field="client_id", normalize=()))
-    cur_ids = _col(current, "id")
+    cur_ids = column_values(current, "id")
     index = pd.Index(cur_ids, dtype=object)
     if not index.is_unique:  # Billomat ids are unique; a doubled row (paging overlap) is the same record
         keep = ~index.duplicated(keep="last")
         current, cur_ids = current[keep], cur_ids[keep]
         index = pd.Index(cur_ids, dtype=object)
 
-    keys = _col(desired, "_key")
+    keys = column_values(desired, "_key")
     rows = _rows(desired)
     pos = index.get_indexer(keys)
     matched = pos >= 0
     loose = np.flatnonzero(~matched)
     is_new = np.zeros(len(keys), dtype=bool)
-    is_new[loose] = [_is_new_key(k) for k in keys[loose]]  # only the unmatched few are classified
+    is_new[loose] = [is_new_key(k) for k in keys[loose]]  # only the unmatched few are classified
     unknown = ~matched & ~is_new
 
     # Updates: every desired row against the current row with its key (unmatched rows are masked).
@@ -227,8 +229,8 @@ def _diff_records(
     if matched.any():
         take = np.where(matched, pos, 0)
         for col in columns:
-            old = _col(current, col.field)[take]
-            new = _col(desired, "client_key" if link and col.field == "client_id" else col.field)
+            old = column_values(current, col.field)[take]
+            new = column_values(desired, "client_key" if link and col.field == "client_id" else col.field)
             changed, old_values, new_values = _changed(old, new, col.normalize, matched)
             if inherit is not None and changed.size:
                 same = inherit(col, pos[changed], old_values, new_values)
@@ -269,36 +271,36 @@ def _diff_contacts(
     cur, desired = current.contacts, wanted.contacts
     if deleted_clients.size:
         # Deleting a client removes its contacts: they are neither updated nor deleted one by one.
-        cur = cur[~pd.Index(_col(cur, "client_id"), dtype=object).isin(deleted_clients)]
-        desired = desired[~pd.Index(_col(desired, "client_key"), dtype=object).isin(deleted_clients)]
+        cur = cur[~pd.Index(column_values(cur, "client_id"), dtype=object).isin(deleted_clients)]
+        desired = desired[~pd.Index(column_values(desired, "client_key"), dtype=object).isin(deleted_clients)]
 
     clients = current.clients
-    client_ids = _col(clients, "id")
+    client_ids = column_values(clients, "id")
     unique = ~pd.Index(client_ids, dtype=object).duplicated(keep="last")
     client_index = pd.Index(client_ids[unique], dtype=object)
-    contact_client_ids = _col(cur, "client_id")
+    contact_client_ids = column_values(cur, "client_id")
 
     # Where each current contact is in the base (-1: not there), for "did the accountant edit it".
     base_contacts = base.contacts if base is not None else pd.DataFrame({"id": []}, dtype=object)
-    base_contacts = base_contacts[~pd.Index(_col(base_contacts, "id"), dtype=object).duplicated(keep="last")]
-    base_index = pd.Index(_col(base_contacts, "id"), dtype=object)
-    in_base = base_index.get_indexer(pd.Index(_col(cur, "id"), dtype=object))
+    base_contacts = base_contacts[~pd.Index(column_values(base_contacts, "id"), dtype=object).duplicated(keep="last")]
+    base_index = pd.Index(column_values(base_contacts, "id"), dtype=object)
+    in_base = base_index.get_indexer(pd.Index(column_values(cur, "id"), dtype=object))
 
     def inherit(col: ColumnMap, positions: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray | None:
         if col.field not in INHERITED_CONTACT_FIELDS:
             return None
         at = client_index.get_indexer(contact_client_ids[positions])
-        values = _col(clients, col.field)[unique]
+        values = column_values(clients, col.field)[unique]
         # A contact whose client is unknown inherits nothing: None never equals a str.
         shows_client = old == np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else None, None)
-        new_norm = _normalized(new, col.normalize)
+        new_norm = normalized(new, col.normalize)
         same = new_norm == ""  # a blank cell asks for the client's value
         # A cell the accountant did not edit: Billomat shows the client's value there, maybe a newer one
         # than the cell's (under the "read" reading it follows every change of the client).
         known = in_base[positions]
         if (known >= 0).any():
-            was = _clean(_col(base_contacts, col.field))[np.maximum(known, 0)]
-            same |= (known >= 0) & (new_norm == _normalized(was, col.normalize))
+            was = clean(column_values(base_contacts, col.field))[np.maximum(known, 0)]
+            same |= (known >= 0) & (new_norm == normalized(was, col.normalize))
         return shows_client & same
 
     missing = wanted.missing.get("contacts", ())
@@ -371,7 +373,7 @@ def _empty_record_diff(create_columns: tuple[str, ...], *, with_client: bool) ->
 
 def _client_rows(desired_clients: pd.DataFrame) -> pd.Series:
     """Client key → its sheet row (the clients the workbook holds this run)."""
-    series = pd.Series(_rows(desired_clients), index=pd.Index(_col(desired_clients, "_key"), dtype=object))
+    series = pd.Series(_rows(desired_clients), index=pd.Index(column_values(desired_clients, "_key"), dtype=object))
     return series[~series.index.duplicated(keep="first")]
 
 
@@ -382,20 +384,20 @@ def _diff_properties(
     empty = PropertyDiff(_frame(PROPERTY_COLUMNS), _frame(PROPERTY_COLUMNS))
     if sheet.properties is None or desired.empty:
         return empty
-    desired = desired[pd.Index(_col(desired, "client_key"), dtype=object).isin(client_rows.index)]
-    client_keys = _col(desired, "client_key")
-    prop_ids = _col(desired, "client_property_id")
-    new = _col(desired, "value")
+    desired = desired[pd.Index(column_values(desired, "client_key"), dtype=object).isin(client_rows.index)]
+    client_keys = column_values(desired, "client_key")
+    prop_ids = column_values(desired, "client_property_id")
+    new = column_values(desired, "value")
 
     values = current.client_property_values
     if len(values):
         if "id" in values.columns:
             # Two rows for one client and property: the newest (highest id) wins, as on the sheet.
-            order = pd.to_numeric(pd.Series(_col(values, "id")), errors="coerce").to_numpy()
+            order = pd.to_numeric(pd.Series(column_values(values, "id")), errors="coerce").to_numpy()
             values = values.iloc[np.argsort(order, kind="stable")]
-        cur_index = pd.MultiIndex.from_arrays([_col(values, "client_id"), _col(values, "client_property_id")])
+        cur_index = pd.MultiIndex.from_arrays([column_values(values, "client_id"), column_values(values, "client_property_id")])
         keep = ~cur_index.duplicated(keep="last")
-        cur_index, cur_values = cur_index[keep], _col(values, "value")[keep]
+        cur_index, cur_values = cur_index[keep], column_values(values, "value")[keep]
         pos = cur_index.get_indexer(pd.MultiIndex.from_arrays([client_keys, prop_ids]))
         old = np.where(pos >= 0, cur_values[np.maximum(pos, 0)], "")
     else:
@@ -417,7 +419,7 @@ def _diff_properties(
     frame = frame.iloc[
         np.lexsort((_key_rank(frame["property_id"].to_numpy(dtype=object)), frame["row"].to_numpy()))
     ]
-    blank = _normalized(frame["new"].to_numpy(dtype=object), sheet.properties.normalize) == ""
+    blank = normalized(frame["new"].to_numpy(dtype=object), sheet.properties.normalize) == ""
     clear = frame[blank].assign(new="")  # a clear sends "", whatever blanks the cell held
     return PropertyDiff(set=frame[~blank].reset_index(drop=True), clear=clear.reset_index(drop=True))
 
@@ -428,11 +430,11 @@ def _diff_tags(
     """Tags of the clients the workbook holds, as sets per client after the tags normaliser."""
     assert sheet.tags is not None
     steps = sheet.tags.normalize
-    desired = desired[pd.Index(_col(desired, "client_key"), dtype=object).isin(client_rows.index)]
-    d_keys, d_names = _col(desired, "client_key"), _clean_col(desired, "name")
+    desired = desired[pd.Index(column_values(desired, "client_key"), dtype=object).isin(client_rows.index)]
+    d_keys, d_names = column_values(desired, "client_key"), _clean_col(desired, "name")
     cur = current.client_tags
-    cur = cur[pd.Index(_col(cur, "client_id"), dtype=object).isin(client_rows.index)]
-    c_ids, c_names = _col(cur, "client_id"), _clean_col(cur, "name")
+    cur = cur[pd.Index(column_values(cur, "client_id"), dtype=object).isin(client_rows.index)]
+    c_ids, c_names = column_values(cur, "client_id"), _clean_col(cur, "name")
 
     # Equal raw pairs are equal after any normaliser: only the clients with a raw difference are
     # normalised and compared again (exact, and cheap when few tags changed).
@@ -443,7 +445,7 @@ def _diff_tags(
         involved = pd.Index(np.concatenate([d_keys[add], c_ids[remove]]), dtype=object).unique()
         d_in = np.flatnonzero(pd.Index(d_keys, dtype=object).isin(involved))
         c_in = np.flatnonzero(pd.Index(c_ids, dtype=object).isin(involved))
-        d_norm, c_norm = _normalized(d_names[d_in], steps), _normalized(c_names[c_in], steps)
+        d_norm, c_norm = normalized(d_names[d_in], steps), normalized(c_names[c_in], steps)
         d_np, c_np = _pairs(d_keys[d_in], d_norm), _pairs(c_ids[c_in], c_norm)
         add[:] = False
         remove[:] = False
@@ -487,49 +489,17 @@ def _changed(
     candidates = np.flatnonzero(differ)
     if not candidates.size:
         return candidates, _EMPTY, _EMPTY
-    old_c, new_c = _clean(old[candidates]), _clean(new[candidates])
+    old_c, new_c = clean(old[candidates]), clean(new[candidates])
     if steps:
-        differs = _normalized(old_c, steps) != _normalized(new_c, steps)
+        differs = normalized(old_c, steps) != normalized(new_c, steps)
     else:
         differs = old_c != new_c
     return candidates[differs], old_c[differs], new_c[differs]
 
 
-def _normalized(values: np.ndarray, steps: tuple[str, ...]) -> np.ndarray:
-    """The values as compared: mapping.normalize_text applied to one column (Series.map)."""
-    if not steps or not len(values):
-        return values
-    return pd.Series(values, dtype=object).map(lambda v: normalize_text(v, steps)).to_numpy(dtype=object)
-
-
-def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """One column as an object array ("" where the column is missing).
-
-    Frames hold str, and a column of object dtype is returned as it is (no copy, no NaN scan:
-    `_changed` repairs missing values among the few cells that differ). Any other dtype (pandas'
-    `str`, pyarrow strings) is converted with missing values as "".
-    """
-    if name not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
-    series = frame[name]
-    if series.dtype == object:
-        return series.to_numpy(dtype=object)
-    return series.to_numpy(dtype=object, na_value="")
-
-
 def _clean_col(frame: pd.DataFrame, name: str) -> np.ndarray:
     """One column as an object array of str, missing values as ""."""
-    return _clean(_col(frame, name))
-
-
-def _clean(values: np.ndarray) -> np.ndarray:
-    if not len(values):
-        return values.astype(object)
-    out = pd.Series(values, dtype=object)
-    missing = out.isna()
-    if missing.any():
-        out = out.where(~missing, "")
-    return out.to_numpy(dtype=object)
+    return clean(column_values(frame, name))
 
 
 _EMPTY = np.array([], dtype=object)
@@ -539,10 +509,6 @@ def _rows(frame: pd.DataFrame) -> np.ndarray:
     if "_row" not in frame.columns:
         return np.zeros(len(frame), dtype=np.int64)
     return frame["_row"].to_numpy(dtype=np.int64)
-
-
-def _is_new_key(key: str) -> bool:
-    return key.startswith("row:") or NEW_KEY.match(key) is not None
 
 
 def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:

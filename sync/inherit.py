@@ -22,23 +22,24 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from sync.diff import INHERITED_CONTACT_FIELDS, _clean, _col, _normalized
+from sync.diff import INHERITED_CONTACT_FIELDS
 from sync.frames import AccountFrames
 from sync.mapping import SheetMap
+from sync.text import clean, column_values, normalized
 
 
 def client_values(contacts: pd.DataFrame, clients: pd.DataFrame, field: str) -> np.ndarray:
     """Per contact row: its client's value of `field` (None where the client is unknown: never equal)."""
-    ids = _col(clients, "id")
+    ids = column_values(clients, "id")
     keep = ~pd.Index(ids, dtype=object).duplicated(keep="last")
     index = pd.Index(ids[keep], dtype=object)
-    values = _clean(_col(clients, field)[keep])
+    values = clean(column_values(clients, field)[keep])
     if not len(contacts):
         return np.array([], dtype=object)
     out = np.full(len(contacts), None, dtype=object)
     if not len(index):
         return out
-    at = index.get_indexer(pd.Index(_col(contacts, "client_id"), dtype=object))
+    at = index.get_indexer(pd.Index(column_values(contacts, "client_id"), dtype=object))
     found = at >= 0
     out[found] = values[at[found]]
     return out
@@ -60,11 +61,11 @@ def keep_unedited(
     if not fields or not len(workbook):
         return next_base
     nxt = next_base.contacts
-    ids = pd.Index(_col(nxt, "id"), dtype=object)
-    b_ids = _col(base.contacts, "id")
+    ids = pd.Index(column_values(nxt, "id"), dtype=object)
+    b_ids = column_values(base.contacts, "id")
     b_unique = ~pd.Index(b_ids, dtype=object).duplicated(keep="last")
     at_b = pd.Index(b_ids[b_unique], dtype=object).get_indexer(ids)
-    w_keys = _col(workbook, "_key")
+    w_keys = column_values(workbook, "_key")
     w_unique = ~pd.Index(w_keys, dtype=object).duplicated(keep=False)  # a doubled key is a row problem
     at_w = pd.Index(w_keys[w_unique], dtype=object).get_indexer(ids)
     rows = np.flatnonzero((at_b >= 0) & (at_w >= 0))
@@ -73,18 +74,18 @@ def keep_unedited(
     out = nxt.copy()
     kept = False
     for field in fields:
-        now = _clean(_col(nxt, field))[rows]
-        was = _clean(_col(base.contacts, field)[b_unique])[at_b[rows]]
+        now = clean(column_values(nxt, field))[rows]
+        was = clean(column_values(base.contacts, field)[b_unique])[at_b[rows]]
         shows_client = now == client_values(nxt, next_base.clients, field)[rows]
         candidates = np.flatnonzero((now != was) & shows_client)
         if not candidates.size:
             continue
-        cell = _clean(_col(workbook, field)[w_unique])[at_w[rows[candidates]]]
-        unedited = _normalized(cell, steps[field]) == _normalized(was[candidates], steps[field])
+        cell = clean(column_values(workbook, field)[w_unique])[at_w[rows[candidates]]]
+        unedited = normalized(cell, steps[field]) == normalized(was[candidates], steps[field])
         if unedited.any():
             if field not in out.columns:
                 out[field] = ""
-            column = _clean(_col(out, field)).copy()
+            column = clean(column_values(out, field)).copy()
             column[rows[candidates[unedited]]] = was[candidates[unedited]]
             out[field] = pd.Series(column, index=out.index, dtype=object)
             kept = True

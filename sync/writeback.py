@@ -42,8 +42,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-from sync.desired import NEW_KEY
 from sync.errors import WorkbookError
+from sync.keys import NEW_KEY
 from sync.load import LoadReport
 from sync.mapping import Mapping, SheetMap
 from sync.workbook.cells import ROW as _ROW

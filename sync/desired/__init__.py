@@ -6,7 +6,8 @@ tags (tags.py), and each contact's client (links.py); rows.py holds the sheet be
 reading finds. The result types and key forms are in model.py; the cell-value rules in sync.cellvalues.
 """
 
-from sync.desired.model import NEW_KEY, REMOVED_KEY, Desired, RowProblem, row_key
+from sync.desired.model import Desired, RowProblem
 from sync.desired.read import read_desired
+from sync.keys import NEW_KEY, REMOVED_KEY, row_key
 
 __all__ = ["NEW_KEY", "REMOVED_KEY", "Desired", "RowProblem", "read_desired", "row_key"]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from sync.desired.fields import FieldReader
-from sync.desired.model import NEW_KEY
 from sync.desired.rows import SheetRows
+from sync.keys import NEW_KEY
 
 
 class ClientLinks:

@@ -1,22 +1,11 @@
-"""What reading the workbook gives: `Desired` (frames by API field), `RowProblem`, and the row-key forms."""
+"""What reading the workbook gives: `Desired` (frames by API field), `RowProblem` (the row-key forms are `sync.keys`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
-
-# A new client that Kontakte rows may reference before it has a Billomat id (docs/design.md "Keys").
-NEW_KEY = re.compile(r"^(neu|new)-\S.*$", re.IGNORECASE)
-# A row the two-way sync marked as deleted in Billomat (sync.workbook.update's "mark" removal mode).
-REMOVED_KEY = re.compile(r"^\s*(gelöscht|geloescht|deleted)-", re.IGNORECASE)
-
-
-def row_key(row: int) -> str:
-    """The key of a new row that has no id and no neu-… reference."""
-    return f"row:{row}"
 
 
 @dataclass(frozen=True)

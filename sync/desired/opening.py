@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sync.desired.model import NEW_KEY, REMOVED_KEY, row_key
 from sync.desired.rows import Findings, SheetRows, ascii_digits, frame_of, mapped_headers
 from sync.errors import WorkbookError
 from sync.frames import AccountFrames
+from sync.keys import NEW_KEY, REMOVED_KEY, row_key
 from sync.mapping import SheetMap
 from sync.sheet import sheet_cells
 

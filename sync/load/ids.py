@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.desired import NEW_KEY
+from sync.keys import NEW_KEY
 from sync.plan import Change
 
 

@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from sync.diff import _col, _is_new_key
+from sync.keys import is_new_key
 from sync.merge.context import Context
 from sync.merge.ledger import short_label
 from sync.merge.model import CREATE_MARKER_PREFIX, Side
+from sync.text import column_values
 
 
 class CreatedBoth:
@@ -25,16 +26,16 @@ class CreatedBoth:
         wf = states.W[resource]
         if not len(wf):
             return
-        keys = _col(wf, "_key")
+        keys = column_values(wf, "_key")
         cf, c_index = states.frames_c[resource]
         _, b_index = states.frames_b[resource]
-        c_ids = _col(cf, "id")
+        c_ids = column_values(cf, "id")
         created = ~c_index.isin(b_index) & ~c_index.isin(keys) & ~c_index.isin(list(scope.unread[resource]))
         if resource == "contacts" and scope.marked_clients and created.any():
             # Contacts an interrupted run created for a client it created: the loader adopts them too.
-            ours = created & pd.Index(_col(cf, "client_id"), dtype=object).isin(list(scope.marked_clients))
+            ours = created & pd.Index(column_values(cf, "client_id"), dtype=object).isin(list(scope.marked_clients))
             ours &= (
-                pd.Series(_col(cf, "customfield"), dtype=object)
+                pd.Series(column_values(cf, "customfield"), dtype=object)
                 .astype(str)
                 .str.startswith(CREATE_MARKER_PREFIX)
                 .to_numpy()
@@ -47,7 +48,7 @@ class CreatedBoth:
         loose = np.flatnonzero(
             ~pd.Index(keys, dtype=object).isin(b_index) & ~pd.Index(keys, dtype=object).isin(c_index)
         )
-        new[loose] = [_is_new_key(k) for k in keys[loose]]  # only the few keys neither state knows
+        new[loose] = [is_new_key(k) for k in keys[loose]]  # only the few keys neither state knows
         if not new.any():
             return
         c_rows = np.flatnonzero(created)
@@ -69,7 +70,7 @@ class CreatedBoth:
                 continue
             taken.add(hit)
             w_key, c_id, row = keys[j], c_ids[hit], int(wf["_row"].iloc[j])
-            if str(_col(cf, "customfield")[hit] or "").startswith(CREATE_MARKER_PREFIX):
+            if str(column_values(cf, "customfield")[hit] or "").startswith(CREATE_MARKER_PREFIX):
                 # billsync created it for this row in a run that was interrupted before the id reached
                 # the workbook: no conflict and no row of its own; the loader adopts it by its marker
                 # (load.apply_plan, `marked`) and the write-back puts its id into the row.
@@ -109,7 +110,7 @@ class CreatedBoth:
             column = "_key" if name == resource else "client_key"
             if column not in frame.columns or not len(frame):
                 continue
-            hit = _col(frame, column) == w_key
+            hit = column_values(frame, column) == w_key
             if hit.any():
                 frame = frame.copy()
                 frame.loc[hit, column] = c_id
@@ -120,7 +121,7 @@ class CreatedBoth:
                     and self.ctx.terms.shows("contacts", "client_id")
                     and not w_key.startswith("row:")
                 ):
-                    for r, k in zip(frame["_row"][hit], _col(frame, "_key")[hit], strict=True):
+                    for r, k in zip(frame["_row"][hit], column_values(frame, "_key")[hit], strict=True):
                         out.cell("contacts", int(r), k, "client_id", w_key, c_id)
 
 

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from sync.desired import row_key
-from sync.diff import _clean, _col, writable_columns
+from sync.diff import writable_columns
 from sync.mapping import ColumnMap, SheetMap
 from sync.merge.context import Context
 from sync.merge.model import STALE_COPY
 from sync.merge.universe import CREATE, MERGE, RECREATE, Universe
 from sync.merge.vectors import Inherit, differs, positions, take
+from sync.text import clean, column_values
 
 
 @dataclass
@@ -71,13 +72,13 @@ class FieldMerge:
         w_c = in_w_rows & in_c
         inherit_b = inherit_c = None
         if resource == "contacts":
-            inherit_b = Inherit(states.frames_b["clients"], take(_col(bf, "client_id"), u.pb))
-            inherit_c = Inherit(states.frames_c["clients"], take(_col(cf, "client_id"), u.pc))
+            inherit_b = Inherit(states.frames_b["clients"], take(column_values(bf, "client_id"), u.pb))
+            inherit_c = Inherit(states.frames_c["clients"], take(column_values(cf, "client_id"), u.pc))
         out: list[Cells] = []
         for col in cols:
             steps = col.normalize
-            b = take(_col(bf, col.field), u.pb)
-            c = take(_col(cf, col.field), u.pc)
+            b = take(column_values(bf, col.field), u.pb)
+            c = take(column_values(cf, col.field), u.pc)
             cchg = differs(b, c, steps, both_bc)
             if inherit_c is not None and cchg.any():
                 # Billomat showing the client's value in a contact's field is no change of the contact
@@ -85,13 +86,13 @@ class FieldMerge:
                 at = np.flatnonzero(cchg)
                 shown = inherit_c(col.field, at)
                 if shown is not None:
-                    cchg[at[_clean(c[at]) == shown]] = False
+                    cchg[at[clean(c[at]) == shown]] = False
             u.c_edit |= cchg
             if col.field not in in_w:
                 out.append(Cells(col, col.field, None, b, c, None, cchg, None))
                 continue
             w_field = "client_key" if resource == "contacts" and col.field == "client_id" else col.field
-            w = take(_col(wf, w_field), u.pw)
+            w = take(column_values(wf, w_field), u.pw)
             wchg = differs(b, w, steps, w_b, inherit_b, col.field)
             wc = differs(c, w, steps, w_c, inherit_c, col.field)
             u.w_edit |= wchg
@@ -113,7 +114,7 @@ class FieldMerge:
         for frames in self.ctx.states.frames_o:
             frame, index = frames[self.resource]
             at = index.get_indexer(u.index) if len(index) else np.full(len(w), -1, dtype=np.int64)
-            older = take(_col(frame, fld), at)
+            older = take(column_values(frame, fld), at)
             where = mask & (at >= 0) & ~out
             out |= where & ~differs(older, w, steps, where)
         return out
@@ -174,11 +175,11 @@ class FieldMerge:
         # its recreated client.
         recreate = u.fate[keep] == RECREATE
         if recreate.any():
-            keys = _col(out, "_key").copy()
+            keys = column_values(out, "_key").copy()
             keys[recreate] = [row_key(int(r)) for r in u.rows[keep][recreate]]
             out["_key"] = pd.Series(keys, index=out.index, dtype=object)
         if clients is not None and "client_key" in out.columns and len(out):
-            keys = _col(out, "client_key")
+            keys = column_values(out, "client_key")
             rekeyed = clients.rekeyed(positions(clients.index, keys), keys)
             out["client_key"] = pd.Series(rekeyed, index=out.index, dtype=object)
         return out.reset_index(drop=True)
@@ -195,8 +196,8 @@ class FieldMerge:
         for col in sm.columns:
             if not col.read_only or col.lookup is not None or col.field == sm.key:
                 continue
-            b = np.where(adopted, "", take(_col(bf, col.field), u.pb))
-            c = take(_col(cf, col.field), u.pc)
+            b = np.where(adopted, "", take(column_values(bf, col.field), u.pb))
+            c = take(column_values(cf, col.field), u.pc)
             changed = (both | adopted) & (b != c)
             if changed.any():
                 self.ctx.out.cells(

@@ -7,10 +7,10 @@ from collections.abc import Mapping as AnyMapping
 import numpy as np
 import pandas as pd
 
-from sync.diff import _col
 from sync.merge.model import Conflict, Hold, Side
 from sync.merge.sheet_terms import SheetTerms
 from sync.merge.states import States
+from sync.text import column_values
 from sync.wording import RESOURCE_WORDS, record_label
 
 
@@ -35,7 +35,7 @@ class RecordLabels:
         if cached is None or cached[0] is not wf:  # created_both replaces the frame: rebuild
             cached = self._w_rows[resource] = (
                 wf,
-                {k: i for i, k in reversed(list(enumerate(_col(wf, "_key"))))},
+                {k: i for i, k in reversed(list(enumerate(column_values(wf, "_key"))))},
             )
         at = cached[1].get(key) if key else None
         if at is not None:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from sync.diff import _col
 from sync.frames import RESOURCES, AccountFrames
 from sync.merge.model import Hold, WorkbookChanges
+from sync.text import column_values
 
 
 def unwritten_holds(changes: WorkbookChanges) -> list[Hold]:
@@ -17,10 +17,10 @@ def unwritten_holds(changes: WorkbookChanges) -> list[Hold]:
     holds: list[Hold] = []
     updates = changes.updates
     for resource, key, fld, new in zip(
-        _col(updates, "resource"),
-        _col(updates, "key"),
-        _col(updates, "field"),
-        _col(updates, "new"),
+        column_values(updates, "resource"),
+        column_values(updates, "key"),
+        column_values(updates, "field"),
+        column_values(updates, "new"),
         strict=True,
     ):
         if resource == "client_tags":
@@ -32,7 +32,7 @@ def unwritten_holds(changes: WorkbookChanges) -> list[Hold]:
                 holds.append(Hold(resource, new))
         else:
             holds.append(Hold(resource, key, fld))
-    for resource, key in zip(_col(changes.removals, "resource"), _col(changes.removals, "key"), strict=True):
+    for resource, key in zip(column_values(changes.removals, "resource"), column_values(changes.removals, "key"), strict=True):
         holds.append(Hold(resource, key))
     for resource, ids in changes.appended.items():
         holds += [Hold(resource, key) for key in ids]
@@ -43,7 +43,7 @@ def apply_holds(after: AccountFrames, base: AccountFrames | None, holds: Iterabl
     """`after` with every held part put back as it was in `base` (absent there: left out of the base)."""
     b = base if base is not None else AccountFrames.from_records({})
     frames = {name: after.frame(name) for name in RESOURCES}
-    b_clients, b_contacts = set(_col(b.clients, "id")), set(_col(b.contacts, "id"))
+    b_clients, b_contacts = set(column_values(b.clients, "id")), set(column_values(b.contacts, "id"))
     whole: set[str] = set()  # clients with their contacts, values and tags
     rows: set[str] = set()  # clients with their values and tags
     contacts: set[str] = set()
@@ -80,7 +80,7 @@ def apply_holds(after: AccountFrames, base: AccountFrames | None, holds: Iterabl
     def where(name: str, column: str, keys: set[str], frame: pd.DataFrame | None = None) -> np.ndarray:
         frame = frames[name] if frame is None else frame
         return (
-            pd.Index(_col(frame, column), dtype=object).isin(list(keys))
+            pd.Index(column_values(frame, column), dtype=object).isin(list(keys))
             if keys
             else np.zeros(len(frame), dtype=bool)
         )
@@ -100,13 +100,13 @@ def apply_holds(after: AccountFrames, base: AccountFrames | None, holds: Iterabl
             continue
         if h.resource == "client_property_values":
             now, old = frames[h.resource], b.frame(h.resource)
-            out_now = (_col(now, "client_id") == h.key) & (_col(now, "client_property_id") == h.field)
-            in_old = (_col(old, "client_id") == h.key) & (_col(old, "client_property_id") == h.field)
+            out_now = (column_values(now, "client_id") == h.key) & (column_values(now, "client_property_id") == h.field)
+            in_old = (column_values(old, "client_id") == h.key) & (column_values(old, "client_property_id") == h.field)
             swap(h.resource, out_now, in_old)
             continue
         now, old = frames[h.resource], b.frame(h.resource)
-        value = _col(old, h.field)[_col(old, "id") == h.key]
+        value = column_values(old, h.field)[column_values(old, "id") == h.key]
         now = now.copy() if h.field in now.columns else now.assign(**{h.field: ""})
-        now.loc[_col(now, "id") == h.key, h.field] = value[-1] if len(value) else ""
+        now.loc[column_values(now, "id") == h.key, h.field] = value[-1] if len(value) else ""
         frames[h.resource] = now
     return AccountFrames(**frames)

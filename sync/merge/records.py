@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sync.diff import _col
 from sync.merge.context import Context
 from sync.merge.ledger import short_label
 from sync.merge.states import States
@@ -22,6 +21,7 @@ from sync.merge.universe import (
     Universe,
 )
 from sync.merge.vectors import gather, positions, take
+from sync.text import column_values
 
 
 def touched_by_contacts(states: States, clients: Universe, contacts: Universe) -> None:
@@ -29,12 +29,12 @@ def touched_by_contacts(states: States, clients: Universe, contacts: Universe) -
     wf = states.W["contacts"]
     bf, _ = states.frames_b["contacts"]
     cf, _ = states.frames_c["contacts"]
-    w_client = take(_col(wf, "client_key"), contacts.pw)
+    w_client = take(column_values(wf, "client_key"), contacts.pw)
     w_touch = contacts.in_w & (contacts.new | contacts.w_edit)
     hit = clients.index.get_indexer(pd.Index(w_client[w_touch], dtype=object))
     clients.w_edit[hit[hit >= 0]] = True
-    c_client = take(_col(cf, "client_id"), contacts.pc)
-    b_client = take(_col(bf, "client_id"), contacts.pb)
+    c_client = take(column_values(cf, "client_id"), contacts.pc)
+    b_client = take(column_values(bf, "client_id"), contacts.pb)
     created = contacts.in_c & ~contacts.in_b
     edited = contacts.in_c & contacts.in_b & contacts.c_edit
     deleted = contacts.in_b & ~contacts.in_c
@@ -130,9 +130,9 @@ class RecordFates:
         cf, _ = states.frames_c["contacts"]
         wf = states.W["contacts"]
         in_w, in_c = u.in_w, u.in_c
-        w_client = take(_col(wf, "client_key"), u.pw)
-        c_client = take(_col(cf, "client_id"), u.pc)
-        b_client = take(_col(bf, "client_id"), u.pb)
+        w_client = take(column_values(wf, "client_key"), u.pw)
+        c_client = take(column_values(cf, "client_id"), u.pc)
+        b_client = take(column_values(bf, "client_id"), u.pb)
         client = np.where(in_w, w_client, np.where(in_c, c_client, b_client))
         owner = gather(clients.fate, positions(clients.index, client), NONE)
         done = in_w & ~in_c & np.isin(owner, (REMOVE, RECREATE, GONE))

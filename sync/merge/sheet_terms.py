@@ -15,11 +15,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from sync.diff import _clean, _col
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
 from sync.merge.model import REMOVAL_COLUMNS, TAGS_FIELD, UPDATE_COLUMNS, WorkbookChanges
 from sync.sheet import build_tables, property_columns
+from sync.text import clean, column_values
 
 
 class SheetTerms:
@@ -35,7 +35,7 @@ class SheetTerms:
         for props in properties:
             if self.cs is not None:
                 self.prop_headers.update(property_columns(props, self.cs))
-            self.prop_types.update(zip(_col(props, "id"), _col(props, "type"), strict=True))
+            self.prop_types.update(zip(column_values(props, "id"), column_values(props, "type"), strict=True))
 
     def sheet_map(self, resource: str) -> SheetMap:
         """The sheet showing `resource` (property values and tags: the clients' sheet)."""
@@ -128,8 +128,8 @@ class WorkbookOut:
                 keys,
                 np.full(n, self.terms.header(resource, fld), dtype=object),
                 np.full(n, fld, dtype=object),
-                _clean(old),
-                _clean(new),
+                clean(old),
+                clean(new),
             )
         )
 

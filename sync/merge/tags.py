@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sync.diff import _clean, _col
 from sync.mapping import TagsMap
 from sync.merge.context import Context
 from sync.merge.model import TAGS_FIELD
 from sync.merge.universe import CREATE, MERGE, NONE, RECREATE, Universe
 from sync.merge.vectors import gather, groups, name_codes, positions
+from sync.text import clean, column_values
 
 RESOURCE = "client_tags"
 
@@ -49,19 +49,19 @@ class TagMerge:
         wt = states.W["tags"]
         if len(wt) and self.ctx.scope.skip_w["clients"]:
             wt = wt[
-                ~pd.Index(_col(wt, "client_key"), dtype=object).isin(list(self.ctx.scope.skip_w["clients"]))
+                ~pd.Index(column_values(wt, "client_key"), dtype=object).isin(list(self.ctx.scope.skip_w["clients"]))
             ]
         wt = wt.reset_index(drop=True)
         states.W["tags"] = wt
         bt, ct = states.B.client_tags, states.C.client_tags
         w_names, b_names, c_names = (
-            _clean(_col(wt, "name")),
-            _clean(_col(bt, "name")),
-            _clean(_col(ct, "name")),
+            clean(column_values(wt, "name")),
+            clean(column_values(bt, "name")),
+            clean(column_values(ct, "name")),
         )
-        w_client, c_client = _col(wt, "client_key"), _col(ct, "client_id")
+        w_client, c_client = column_values(wt, "client_key"), column_values(ct, "client_id")
         w_at = positions(u.index, w_client)
-        b_at = positions(u.index, _col(bt, "client_id"))
+        b_at = positions(u.index, column_values(bt, "client_id"))
         c_at = positions(u.index, c_client)
         # A tag is the pair (client, normalised name), coded as one integer: universe position × the
         # code of the name (the few distinct names are normalised once each).
@@ -155,7 +155,7 @@ class TagMerge:
             | (merging_w & with_base_w & (t.w_in_c | ~t.w_in_b))
         )
         keep_c = t.c_ok & merging_c & ((~with_base_c & c_use_c) | (with_base_c & ~t.c_in_b & ~t.c_in_w))
-        client_keys = u.rekeyed(w_at[keep_w], _col(wt, "client_key")[keep_w])
+        client_keys = u.rekeyed(w_at[keep_w], column_values(wt, "client_key")[keep_w])
         parts = [_tags_frame(wt._row.to_numpy(dtype=np.int64)[keep_w], client_keys, t.w_names[keep_w])]
         if keep_c.any():
             parts.append(_tags_frame(u.rows[c_at[keep_c]], t.c_client[keep_c], t.c_names[keep_c]))

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from sync.desired import row_key
-from sync.diff import _col, _is_new_key
+from sync.keys import is_new_key
 from sync.merge.states import Scope, States
 from sync.merge.vectors import gather
+from sync.text import column_values
 
 # Record fates.
 MERGE, CREATE, DELETE, KEEP, APPEND, REMOVE, RECREATE, GONE, NONE = range(9)
@@ -63,14 +64,14 @@ def align(states: States, scope: Scope, resource: str) -> Universe:
     wf = states.W[resource]
     skip = scope.skip_w[resource]
     if skip:
-        wf = wf[~pd.Index(_col(wf, "_key"), dtype=object).isin(list(skip))]
+        wf = wf[~pd.Index(column_values(wf, "_key"), dtype=object).isin(list(skip))]
     if resource == "contacts" and scope.skip_w["clients"]:
-        wf = wf[~pd.Index(_col(wf, "client_key"), dtype=object).isin(list(scope.skip_w["clients"]))]
+        wf = wf[~pd.Index(column_values(wf, "client_key"), dtype=object).isin(list(scope.skip_w["clients"]))]
     wf = wf.reset_index(drop=True)
     states.W[resource] = wf
     _, b_index = states.frames_b[resource]
     _, c_index = states.frames_c[resource]
-    w_keys = _col(wf, "_key")
+    w_keys = column_values(wf, "_key")
     w_index = pd.Index(w_keys, dtype=object)
     b_only = b_index[~b_index.isin(w_index)]
     c_only = c_index[~c_index.isin(w_index) & ~c_index.isin(b_index)]
@@ -83,7 +84,7 @@ def align(states: States, scope: Scope, resource: str) -> Universe:
     pc = c_index.get_indexer(index) if len(c_index) else np.full(n, -1, dtype=np.int64)
     new = np.zeros(n, dtype=bool)
     loose = np.flatnonzero((pw >= 0) & (pb < 0) & (pc < 0))
-    new[loose] = [_is_new_key(k) for k in keys[loose]]
+    new[loose] = [is_new_key(k) for k in keys[loose]]
     excluded = scope.unread[resource]
     frozen = (pw < 0) & index.isin(list(excluded)) if excluded else np.zeros(n, dtype=bool)
     rows = np.full(n, -1, dtype=np.int64)

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sync.diff import _col
 from sync.mapping import PropertiesMap
 from sync.merge.context import Context
 from sync.merge.model import STALE_COPY
 from sync.merge.universe import CREATE, MERGE, NONE, RECREATE, Universe
 from sync.merge.vectors import changed_values, differs, gather, lookup_values, positions
+from sync.text import column_values
 
 RESOURCE = "client_property_values"
 
@@ -43,25 +43,25 @@ class ValueMerge:
         states, scope, steps = self.ctx.states, self.ctx.scope, self.steps
         wv = states.W["values"]
         if len(wv) and scope.skip_w["clients"]:
-            wv = wv[~pd.Index(_col(wv, "client_key"), dtype=object).isin(list(scope.skip_w["clients"]))]
+            wv = wv[~pd.Index(column_values(wv, "client_key"), dtype=object).isin(list(scope.skip_w["clients"]))]
         missing = states.desired.missing.get(RESOURCE, ())
         if len(wv) and missing:
-            wv = wv[~pd.Index(_col(wv, "client_property_id"), dtype=object).isin(list(missing))]
+            wv = wv[~pd.Index(column_values(wv, "client_property_id"), dtype=object).isin(list(missing))]
         wv = wv.reset_index(drop=True)
         states.W["values"] = wv
-        clients = _col(wv, "client_key")
-        pids = _col(wv, "client_property_id")
+        clients = column_values(wv, "client_key")
+        pids = column_values(wv, "client_property_id")
         at = positions(u.index, clients)
         in_b, in_c = gather(u.in_b, at, False), gather(u.in_c, at, False)
         b = lookup_values(states.B.client_property_values, u.index, at, pids)
         c = lookup_values(states.C.client_property_values, u.index, at, pids)
-        w = _col(wv, "value")
+        w = column_values(wv, "value")
         wchg = differs(b, w, steps, in_b)
         cchg = differs(b, c, steps, in_b & in_c)
         wc = differs(c, w, steps, in_c)
         stale = np.zeros(len(w), dtype=bool)
         for older in states.older:
-            older_clients = pd.Index(_col(older.clients, "id"), dtype=object)
+            older_clients = pd.Index(column_values(older.clients, "id"), dtype=object)
             known = (
                 older_clients.get_indexer(u.keys[np.maximum(at, 0)]) >= 0
                 if len(at)
@@ -103,7 +103,7 @@ class ValueMerge:
         value[take_c] = c[take_c]
         only_c = both & v.cchg & ~v.wchg & v.wc
         conflict = (both & v.wchg & v.cchg & v.wc) | (base_less & v.wc)
-        clients, pids, rows = _col(wv, "client_key"), _col(wv, "client_property_id"), wv["_row"].to_numpy()
+        clients, pids, rows = column_values(wv, "client_key"), column_values(wv, "client_property_id"), wv["_row"].to_numpy()
         if only_c.any():
             out_w.property_cells(rows[only_c], clients[only_c], pids[only_c], w[only_c], c[only_c])
         for i in np.flatnonzero(conflict):
@@ -129,5 +129,5 @@ class ValueMerge:
             else:
                 ledger.hold(RESOURCE, key, pid)
         out = wv.assign(value=value)[keep]
-        out = out.assign(client_key=u.rekeyed(at[keep], _col(out, "client_key")))
+        out = out.assign(client_key=u.rekeyed(at[keep], column_values(out, "client_key")))
         return out.reset_index(drop=True)

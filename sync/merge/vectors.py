@@ -12,7 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sync.diff import INHERITED_CONTACT_FIELDS, _clean, _col, _normalized
+from sync.diff import INHERITED_CONTACT_FIELDS
+from sync.text import clean, column_values, normalized
 
 # (field, positions) → the client's value of that field at those positions, or None (not inherited).
 Inherited = Callable[[str, np.ndarray], np.ndarray | None]
@@ -31,7 +32,7 @@ class Inherit:
             return None
         ids = self.client_ids[positions]
         at = self.index.get_indexer(pd.Index(ids, dtype=object)) if len(self.index) else np.full(len(ids), -1)
-        return take(_col(self.frame, fld), at)
+        return take(column_values(self.frame, fld), at)
 
 
 def differs(
@@ -52,9 +53,9 @@ def differs(
     candidates = np.flatnonzero((old != new) & mask)
     if not candidates.size:
         return out
-    o, n = _clean(old[candidates]), _clean(new[candidates])
-    n_norm = _normalized(n, steps) if steps else n
-    changed = (_normalized(o, steps) if steps else o) != n_norm
+    o, n = clean(old[candidates]), clean(new[candidates])
+    n_norm = normalized(n, steps) if steps else n
+    changed = (normalized(o, steps) if steps else o) != n_norm
     if inherit is not None and changed.any():
         inherited = inherit(fld, candidates)
         if inherited is not None:
@@ -104,7 +105,7 @@ def name_codes(arrays: tuple[np.ndarray, ...], steps: tuple[str, ...]) -> tuple[
     codes, uniques = (
         pd.factorize(np.concatenate(arrays)) if sum(map(len, arrays)) else (np.array([], dtype=np.int64), [])
     )
-    normal = _normalized(np.asarray(uniques, dtype=object), steps)
+    normal = normalized(np.asarray(uniques, dtype=object), steps)
     final, names = pd.factorize(normal)
     final = np.where(normal == "", -1, final) if len(normal) else final
     mapped = final[codes] if len(final) else codes
@@ -117,7 +118,7 @@ def name_codes(arrays: tuple[np.ndarray, ...], steps: tuple[str, ...]) -> tuple[
 
 def dedup(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     """One row per id (the last, as the diff does), and the index of the ids."""
-    ids = _col(frame, "id")
+    ids = column_values(frame, "id")
     index = pd.Index(ids, dtype=object)
     if not index.is_unique:
         keep = ~index.duplicated(keep="last")
@@ -136,16 +137,16 @@ def lookup_values(values: pd.DataFrame, index: pd.Index, at: np.ndarray, pids: n
     if not len(values):
         return np.full(len(at), "", dtype=object)
     if "id" in values.columns:
-        order = pd.to_numeric(pd.Series(_col(values, "id")), errors="coerce").to_numpy()
+        order = pd.to_numeric(pd.Series(column_values(values, "id")), errors="coerce").to_numpy()
         if not (np.diff(order) >= 0).all():
             values = values.iloc[np.argsort(order, kind="stable")]
-    v_at = positions(index, _col(values, "client_id"))
-    v_pids = _col(values, "client_property_id")
+    v_at = positions(index, column_values(values, "client_id"))
+    v_pids = column_values(values, "client_property_id")
     codes, known = pd.factorize(np.concatenate([v_pids, pids]))
     n = len(known) + 1
     v_keys = pd.Index(v_at * n + codes[: len(v_pids)], dtype=np.int64)
     keep = (v_at >= 0) & ~v_keys.duplicated(keep="last")
-    found = _clean(_col(values, "value")[keep])
+    found = clean(column_values(values, "value")[keep])
     # get_indexer makes an Index of its argument anyway; made here, as pandas-stubs asks.
     wanted = pd.Index(at * n + codes[len(v_pids) :], dtype=np.int64)
     hit = pd.Index(v_keys[keep], dtype=np.int64).get_indexer(wanted)
@@ -156,8 +157,8 @@ def lookup_values(values: pd.DataFrame, index: pd.Index, at: np.ndarray, pids: n
 def changed_values(b: pd.DataFrame, c: pd.DataFrame, ids: np.ndarray, steps: tuple[str, ...]) -> np.ndarray:
     """Clients among `ids` whose property values differ between B and C (any property)."""
     ids_index = pd.Index(ids, dtype=object)
-    b = b[pd.Index(_col(b, "client_id"), dtype=object).isin(ids_index)]
-    c = c[pd.Index(_col(c, "client_id"), dtype=object).isin(ids_index)]
+    b = b[pd.Index(column_values(b, "client_id"), dtype=object).isin(ids_index)]
+    c = c[pd.Index(column_values(c, "client_id"), dtype=object).isin(ids_index)]
     bi, bv = _value_index(b)
     ci, cv = _value_index(c)
     pairs = bi.append(ci).unique()
@@ -176,13 +177,13 @@ def changed_values(b: pd.DataFrame, c: pd.DataFrame, ids: np.ndarray, steps: tup
 def _value_index(values: pd.DataFrame) -> tuple[pd.MultiIndex, np.ndarray]:
     """(client, property) → value; of two rows the newest (highest id) wins, as on the sheet."""
     if len(values) and "id" in values.columns:
-        order = pd.to_numeric(pd.Series(_col(values, "id")), errors="coerce").to_numpy()
+        order = pd.to_numeric(pd.Series(column_values(values, "id")), errors="coerce").to_numpy()
         values = values.iloc[np.argsort(order, kind="stable")]
     index = pd.MultiIndex.from_arrays(
         [
-            pd.Index(_col(values, "client_id"), dtype=object),
-            pd.Index(_col(values, "client_property_id"), dtype=object),
+            pd.Index(column_values(values, "client_id"), dtype=object),
+            pd.Index(column_values(values, "client_property_id"), dtype=object),
         ]
     )
     keep = ~index.duplicated(keep="last")
-    return index[keep], _clean(_col(values, "value")[keep])
+    return index[keep], clean(column_values(values, "value")[keep])

@@ -16,7 +16,7 @@ from typing import Literal, cast
 import pandas as pd
 
 from sync.cellvalues import canonical_bool, canonical_date, canonical_number, spreadsheet_rendering
-from sync.desired import REMOVED_KEY
+from sync.keys import REMOVED_KEY
 from sync.mapping import Mapping, SheetMap
 from sync.merge import REMOVAL_COLUMNS, UPDATE_COLUMNS, Conflict, WorkbookChanges
 from sync.sheet import EXCEL_MAX_CHARS, EXCEL_MAX_ROWS, property_columns

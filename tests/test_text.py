@@ -1,0 +1,27 @@
+"""sync.text: frame columns as object arrays of str, missing values as "", normalised on demand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sync.text import clean, column_values, normalized
+
+
+def test_a_missing_column_reads_as_empty_strings() -> None:
+    assert column_values(pd.DataFrame({"id": ["1", "2"]}), "name").tolist() == ["", ""]
+
+
+def test_a_pandas_string_column_reads_with_missing_values_as_empty() -> None:
+    frame = pd.DataFrame({"name": pd.array(["A", None], dtype="string")})
+    assert column_values(frame, "name").tolist() == ["A", ""]
+
+
+def test_clean_turns_none_and_nan_into_empty_and_keeps_leading_zeros() -> None:
+    assert clean(np.array(["00042", None, float("nan")], dtype=object)).tolist() == ["00042", "", ""]
+
+
+def test_normalized_applies_the_mapping_steps_and_nothing_without_steps() -> None:
+    values = np.array([" Müller  GmbH "], dtype=object)
+    assert normalized(values, ()) is values
+    assert normalized(values, ("strip",)).tolist() == ["Müller  GmbH"]
