@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import builtins
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -48,7 +49,7 @@ class ApiModel:
         return f"{type(self).__name__}(id={self.id!r}{shown})"
 
 
-class ApiResource(Generic[M]):
+class ApiResource(ABC, Generic[M]):
     """One resource of an account: every record or one page (`list`), `where`, and the model's writes."""
 
     page_size: ClassVar[int] = 100  # `paged_list`'s default page size
@@ -58,9 +59,9 @@ class ApiResource(Generic[M]):
         self.api = api
 
     @property
+    @abstractmethod
     def name(self) -> str:
         """The resource's name in URLs, e.g. "clients"."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} /{self.name}>"
@@ -71,13 +72,13 @@ class ApiResource(Generic[M]):
         transport: Transport = self.api.transport
         return transport
 
+    @abstractmethod
     def paged_list(self, page: int = 1, per_page: int = 0, **filters: Any) -> Page[M]:
         """One page of models and its paging."""
-        raise NotImplementedError
 
+    @abstractmethod
     def list_all(self, per_page: int, filters: Mapping[str, Any]) -> builtins.list[M]:
         """Every record matching `filters`, all pages read, each record once."""
-        raise NotImplementedError
 
     def list(self, page: int | None = None, per_page: int | None = None, **filters: Any) -> builtins.list[M]:
         """Every record (all pages, each record once), or with `page` the models of that one page."""
@@ -92,10 +93,10 @@ class ApiResource(Generic[M]):
         """
         return self.list(**query_filters(filters, keywords))
 
+    @abstractmethod
     def save_model(self, model: M, *, landed: Callable[[], M | None] | None = None) -> None:
         """Create or update `model` on the server and refresh it from the answer."""
-        raise NotImplementedError
 
+    @abstractmethod
     def delete_model(self, model: M) -> None:
         """Delete `model`'s record on the server."""
-        raise NotImplementedError
