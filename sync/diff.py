@@ -173,7 +173,7 @@ def diff_account(
 
 
 def _excluded(desired: Desired, resource: str) -> np.ndarray:
-    """Ids of rows desired.py left out for a problem: their records are never deleted this run."""
+    """Ids of rows sync.desired left out for a problem: their records are never deleted this run."""
     keys = set(desired.left_out.get(resource, ())) | set(desired.excluded_keys)
     return np.array(sorted(keys), dtype=object)
 

@@ -206,7 +206,7 @@ def build_plan(
         marks = zip(_text(frame, "id"), _text(frame, "customfield"), strict=True)
         made_for_rows = {rid for rid, mark in marks if mark in markers}
         planned = [c for c in _deletes(deletes, resource, sheet_name) if c.key not in made_for_rows]
-        # desired.py blocks a resource's deletes when a malformed or unknown key may be a typo of an
+        # sync.desired blocks a resource's deletes when a malformed or unknown key may be a typo of an
         # existing id (whose record would then look deleted); that outranks every flag.
         reason = desired.deletes_blocked.get(resource, "") if planned else ""
         reason = reason or _guard(
@@ -234,7 +234,7 @@ def _guard(resource: str, count: int, total: int, allow_deletes: bool, max_delet
     if not allow_deletes:
         return NEED_FLAG
     if count >= total:
-        # Defence in depth: an emptied sheet is refused by desired.py already; never empty a resource.
+        # Defence in depth: an emptied sheet is refused by sync.desired already; never empty a resource.
         return (
             f"all {total} {resource} would be deleted; billsync never deletes every record of a resource "
             "(is the sheet empty?)"

@@ -33,7 +33,7 @@ Records (clients, contacts):
 - in neither B nor C but in W with an id, or in W and C but not B (no base for it: the first sync, or
   an id typed into the workbook): every field, value and tag set that differs is conflict `no_base`;
   a row whose id Billomat does not hold is a record-level `no_base` conflict.
-- rows desired.py left out for a problem are left alone on both sides.
+- rows sync.desired left out for a problem are left alone on both sides.
 
 Tags are sets per client (after the tags normaliser): merged = (W ∩ C) ∪ (W − B) ∪ (C − B). A tag added
 on each side: both; removed on either side (and not present in the other's additions): removed. A tag

@@ -69,7 +69,7 @@ class Scope:
     """Which records the merge leaves alone, per resource (clients, contacts).
 
     - left_out: Billomat's records the diff must not read as deleted (`Desired.left_out`);
-    - unread: rows desired.py left out for a problem, and records a billsync create adopts: not
+    - unread: rows sync.desired left out for a problem, and records a billsync create adopts: not
       touched on either side;
     - skip_w: W's rows a held created_both keeps from being created (and, for clients, their contacts);
     - forced: Billomat's record → the side an adopted created_both conflict was decided for;

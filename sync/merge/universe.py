@@ -27,7 +27,7 @@ class Universe:
     pc: np.ndarray
     index: pd.Index
     new: np.ndarray  # W's new keys (row:N / neu-…)
-    frozen: np.ndarray  # left out by desired.py for a problem, and not in W: never touched
+    frozen: np.ndarray  # left out by sync.desired for a problem, and not in W: never touched
     w_edit: np.ndarray  # W changed a field (or, for clients, a value, a tag or a contact) since B
     c_edit: np.ndarray  # C changed a field (or a value, a tag or a contact) since B
     fate: np.ndarray

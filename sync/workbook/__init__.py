@@ -6,5 +6,5 @@ relationships, `cells` builds and edits cell XML (one escaping for every writer)
 package with some parts replaced and puts it in place atomically (guard, one `.bak`), `stage` is a
 run's one write. On top, the workbook update of the two-way sync (`update.apply_workbook_changes`):
 `planner` (what changes where), `patch` (the xlsx XML), `csvfolder` (the CSV target), `owned`
-(Konflikte, Löschungen). writeback.py, sheet.py and origin.py use the lower layer too.
+(Konflikte, Löschungen). writeback.py, sync/sheet/ and origin.py use the lower layer too.
 """

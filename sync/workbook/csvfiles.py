@@ -57,12 +57,12 @@ def save_csv(file: CsvFile, target: Path) -> None:
 
 
 def unescape_csv(value: str) -> str:
-    """The CSV formula prefix undone (sheet.py writes a leading "'" before risky text)."""
+    """The CSV formula prefix undone (sync.sheet.write writes a leading "'" before risky text)."""
     return value[1:] if value[:1] == "'" else value
 
 
 def csv_value(value: str) -> str:
-    """A value as a CSV cell: the formula guard ("'" before = + - @, tab, CR and ') as sheet.py writes it."""
+    """A value as a CSV cell: the formula guard ("'" before = + - @, tab, CR and ') as sync.sheet.write writes it."""
     return "'" + value if value and value[0] in CSV_ESCAPE else value
 
 
