@@ -11,11 +11,11 @@ from xml.sax.saxutils import escape, unescape
 from sync.errors import WorkbookError
 
 PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix, in a pattern
-ROW = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)row\b(?P<a>[^>]*?)(?P<empty>/?)>")
-CELL = re.compile(r"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)c\b(?P<a>[^>]*?)(?P<empty>/?)>")
-COL = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?col\b([^>]*?)/?>")
+ROW = re.compile(rf"<(?P<p>{PREFIX})row\b(?P<a>[^>]*?)(?P<empty>/?)>")
+CELL = re.compile(rf"<(?P<p>{PREFIX})c\b(?P<a>[^>]*?)(?P<empty>/?)>")
+COL = re.compile(rf"<{PREFIX}col\b([^>]*?)/?>")
 ATTR = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-DIMENSION = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref=\"([^\"]*)\"")
+DIMENSION = re.compile(rf"<{PREFIX}dimension\b[^>]*?\bref=\"([^\"]*)\"")
 REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
 # "_x0041_" in a string means "A" to every xlsx reader: a literal one is escaped as "_x005F_x0041_".
 # Also before a control character, which becomes "_x000D_"-like itself ("_x0041\r" must not read "A\r").
