@@ -79,13 +79,18 @@ def read_decisions(path: Path | str, mapping: Mapping) -> Decisions:
     by_key: dict[tuple[str, str], Decision] = {}
     typed: dict[tuple[str, str], str] = {}
     problems: list[str] = []
+    # The record's number and name as listed beside the decision, for the messages (SPEC §9).
+    shown = [headers.index(h) for h in ("Kundennummer", "Name") if h in headers]
     for number, row in enumerate(rows[1:], start=2):
         word, named, key = ((row[c] if c < len(row) else "").strip() for c in cols)
+        label = " ".join(v for v in ((row[c] if c < len(row) else "").strip() for c in shown) if v)
+        record = f"{named} id {key}" + (f", {label}" if label else "")
         resource = named if where == OLD_RESOURCE else resources.get(named.casefold(), "")
         if word and key and named and not resource:
             problems.append(
                 f"sheet {LOESCHUNGEN!r}, row {number}, column 'Blatt': {named!r} is none of billsync's sheets "
-                f"({', '.join(sm.sheet for sm in mapping.sheets.values())}); decision {word!r} for id {key} not read"
+                f"({', '.join(sm.sheet for sm in mapping.sheets.values())}); decision {word!r} for id {key}"
+                f"{f' ({label})' if label else ''} not read"
             )
             continue
         if not word or not resource or not key:
@@ -94,7 +99,7 @@ def read_decisions(path: Path | str, mapping: Mapping) -> Decisions:
         decision = DECISION_WORDS.get(word.casefold())
         if decision is None:
             problems.append(
-                f"sheet {LOESCHUNGEN!r}, row {number}, column 'Entscheidung' ({resource} id {key}): {word!r} is no "
+                f"sheet {LOESCHUNGEN!r}, row {number}, column 'Entscheidung' ({record}): {word!r} is no "
                 f"decision; type {DELETE} or {KEEP}"
             )
             continue

@@ -94,6 +94,15 @@ def test_read_decisions_from_a_csv_folder_reports_what_is_no_decision(tmp_path: 
     assert "row 7, column 'Blatt': 'Notizen'" in decisions.problems[1]
 
 
+def test_a_word_that_is_no_decision_is_reported_with_the_records_number_and_name(tmp_path: Path) -> None:
+    with (tmp_path / "Löschungen.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(HEADERS)
+        writer.writerow(["Kunden", "4", "1002", "KD00002", "Firma 2", "…", "weg"])
+    (problem,) = read_decisions(tmp_path, MAPPING).problems
+    assert "row 2, column 'Entscheidung' (Kunden id 1002, KD00002 Firma 2): 'weg' is no decision" in problem
+
+
 def test_a_sheet_written_with_the_old_ressource_column_is_still_read(tmp_path: Path) -> None:
     with (tmp_path / "Löschungen.csv").open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")

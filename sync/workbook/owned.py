@@ -160,7 +160,6 @@ def owned_rows(path: Path | str, name: str) -> list[list[str]]:
     return grids.get(name, [])
 
 
-
 def owned_xml(sheet: OwnedSheet, styles: Styles) -> bytes:
     """The whole worksheet XML of an owned sheet: frozen header, widths, wrapped text, a list on the decision column."""
     s = styles.konflikte()
