@@ -1,6 +1,6 @@
 """Which recorded state a workbook descends from, and recording the next one (SPEC §4, §6).
 
-`workbook_base` finds the state `plan`, `push` and `sync` merge the workbook against: the state named by
+`find_base` finds the state `plan`, `push` and `sync` merge the workbook against: the state named by
 the workbook's origin stamp (`sync.origin`); without a known stamp the newest state, with the older
 states kept for the stale-value rule (`merge_account(older=...)`). `record_state` writes the state a
 run ends with and then stamps the workbook with its id — in that order, so a crash in between leaves
@@ -48,18 +48,10 @@ class Base:
     state_id: str | None = None
 
 
-def workbook_base(ctx: Session, state: StateDir, sheet_path: Path) -> Base:
-    """The state the workbook descends from; one warning naming the file when that is not known."""
-    base, warning = find_base(state, sheet_path)
-    if warning:
-        ctx.reporter.warn(warning)
-    return base
-
-
 def find_base(state: StateDir, sheet_path: Path) -> tuple[Base, str | None]:
-    """`workbook_base` without printing: the base and the warning to show (None: the origin is known).
+    """The state the workbook descends from, and the warning to show when that is not known (else None).
 
-    Prints nothing, so it can run in a thread beside the sheets' reading (`jobs.prepare`).
+    Prints nothing, so it can run in a thread beside the sheets' reading (`jobs.prepare` shows the warning).
     """
     origin = read_origin(sheet_path)
     found = state.read_state(origin) if origin else None

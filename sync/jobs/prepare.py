@@ -1,7 +1,7 @@
 """The step plan, push and sync share: read the workbook and its state, read Billomat, merge, plan.
 
 With a recorded state the workbook's edits are what differs from the state it descends from
-(`jobs.lineage.workbook_base`), decided by the merge (`merge_account`) so that what Billomat changed
+(`jobs.lineage.find_base`), decided by the merge (`merge_account`) so that what Billomat changed
 since is left alone (push) or brought into the workbook (sync), and a field changed on both sides is a
 conflict. Without any recorded state, plan and push take the workbook as master as a whole (a plain
 diff against Billomat); sync merges anyway (every differing field is a conflict unless --prefer).
