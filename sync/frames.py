@@ -11,7 +11,6 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype
 
 # The resources of one Billomat account, in the order they are extracted and shown.
 RESOURCES = ("clients", "contacts", "client_properties", "client_property_values", "client_tags")
@@ -35,15 +34,16 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ()) -> pd.DataFrame:
     """Build a frame whose every cell is a str: missing keys and None become "" (never NaN/"nan")."""
     rows = records if isinstance(records, list) else list(records)
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    order = list(dict.fromkeys([*columns, *frame.columns]))
-    frame = frame.reindex(columns=order).astype(object)
-    for name in frame.columns:
-        column = frame[name]
-        # The API's values are str already; only repair the columns that hold anything else.
-        if infer_dtype(column, skipna=False) != "string":
-            frame[name] = pd.Series([_text(value) for value in column], index=frame.index, dtype=object)
-    return frame
+    # Column by column in plain Python, one constructor call: no pandas type inference (an int column
+    # with a gap would turn float, 42 into "42.0"), and a few rows cost microseconds, not milliseconds.
+    order = list(dict.fromkeys(chain(columns, chain.from_iterable(rows))))
+    data = {}
+    for name in order:
+        cells = [row.get(name) for row in rows]
+        if not all(type(cell) is str for cell in cells):
+            cells = [_text(cell) for cell in cells]
+        data[name] = cells
+    return pd.DataFrame(data, columns=order, dtype=object)
 
 
 class TextFrameBuilder:

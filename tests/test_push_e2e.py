@@ -174,7 +174,14 @@ class Book:
         return rows[0]
 
     def rows_of(self, sheet: str, header: str, value: str) -> list[int]:
-        return [r for r in range(2, self.nrows(sheet) + 1) if self.cell(sheet, r, header) == value]
+        col = self.headers(sheet).index(header)
+        if self.is_csv:
+            cells = [row[col] if col < len(row) else "" for row in self.grids[sheet][1:]]
+            found = [c[1:] if c[:1] == "'" else c for c in cells]
+        else:  # one pass down the column (openpyxl recounts max_row on every call)
+            column = self.wb[sheet].iter_rows(min_row=2, min_col=col + 1, max_col=col + 1, values_only=True)
+            found = ["" if v is None else str(v) for (v,) in column]
+        return [r for r, text in enumerate(found, start=2) if text == value]
 
     # -- accountant's operations --------------------------------------------------------------------
     def set(self, sheet: str, key: str, header: str, value: str) -> None:
