@@ -21,6 +21,12 @@ def test_non_text_values_become_their_text():
     assert frame.to_dict("records") == [{"id": "7", "flag": "1", "rate": "1.5"}]
 
 
+def test_a_number_column_with_a_gap_keeps_its_numbers_as_written():
+    # pandas would infer float64 for [42, NaN]: "42.0", a value Billomat never sent.
+    frame = text_frame([{"id": "1", "count": 42}, {"id": "2"}])
+    assert frame["count"].tolist() == ["42", ""]
+
+
 def test_declared_columns_come_first_in_order():
     assert list(text_frame([{"b": "1", "a": "2"}], ["id", "a"]).columns) == ["id", "a", "b"]
 
