@@ -21,6 +21,7 @@ from sync.sheet import (
     cell_text,
     property_columns,
     read_workbook,
+    sheet_cells,
     write_workbook,
 )
 from sync.sheet import write as sheet_module
@@ -519,6 +520,45 @@ def test_typed_xlsx_cells_become_canonical_text(tmp_path: Path, mapping: Mapping
         "Notiz": ["", "Zeile"],
     }
     assert list(kunden.index) == [2, 4]
+
+
+def test_an_empty_column_a_and_empty_rows_above_keep_their_places(tmp_path: Path, mapping: Mapping) -> None:
+    """calamine reads a sheet from its first used cell on: column A and row 1 must stay where they are."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kunden"
+    ws["B1"], ws["C1"] = "Billomat-ID", "Firma"
+    ws["B3"], ws["C3"] = "1001", "A"
+    ws["D1"], ws["D3"] = "Eigene Spalte", "=1+1"  # a formula: found by its column letter
+    kontakte = wb.create_sheet("Kontakte")
+    kontakte["C2"] = "Kontakt-ID"  # row 1 empty: there is no header row, row 2 is none
+    wb.save(tmp_path / "k.xlsx")
+    with pytest.raises(WorkbookError, match="no header row") as info:
+        read_workbook(tmp_path / "k.xlsx", mapping)
+    assert (info.value.sheet, info.value.row) == ("Kontakte", 1)
+    kontakte.delete_rows(1)
+    kontakte["D1"] = "Kunden-ID"
+    wb.save(tmp_path / "k.xlsx")
+    kunden = read_workbook(tmp_path / "k.xlsx", mapping)["Kunden"]
+    assert kunden.to_dict("index") == {3: {"Billomat-ID": "1001", "Firma": "A", "Eigene Spalte": ""}}
+    cells = sheet_cells(kunden)
+    assert cells is not None and cells.formulas == ((3, "Eigene Spalte"),)
+
+
+def test_equal_cells_of_a_column_are_one_string_across_thousands_of_rows(tmp_path: Path, mapping: Mapping) -> None:
+    """Rows are read a chunk at a time; a value repeated down a column is held once, ragged rows padded."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    rows = [["Billomat-ID", "Firma", "Ort"]] + [[str(i), f"Firma {i}", "Dresden"] for i in range(1, 3001)]
+    rows[2500] = rows[2500][:2]  # a short row far down (a CSV line without its last separator)
+    for name, grid in (("Kunden", rows), ("Kontakte", [["Kontakt-ID"]])):
+        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, delimiter=";").writerows(grid)
+    kunden = read_workbook(folder, mapping)["Kunden"]
+    ort = kunden["Ort"].tolist()
+    assert len(ort) == 3000 and ort[2499] == "" and set(ort) == {"Dresden", ""}
+    assert len({id(v) for v in ort if v}) == 1
+    assert kunden["Firma"].tolist() == [f"Firma {i}" for i in range(1, 3001)]
 
 
 # ------------------------------------------------------------------------------------------

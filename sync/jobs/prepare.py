@@ -26,6 +26,7 @@ from sync.jobs.common import billomat_client, billomat_mapping
 from sync.jobs.lineage import Base, find_base
 from sync.load import markers_in
 from sync.mapping import Mapping
+from sync.memory import release_free_memory
 from sync.merge import Conflict, Merge, Side, WorkbookChanges, merge_account, reading_frames
 from sync.plan import Plan, build_plan
 from sync.runtime import Session
@@ -138,6 +139,7 @@ def prepare(session: Session, sheet_path: Path, options: Options, *, two_way: bo
             found = pool.submit(find_base, state, sheet_path)
             tables = sheet.read_workbook(sheet_path, mapping)
             base, unknown_origin = found.result()
+        release_free_memory(sum(table.size for table in tables.values()))  # what the parsing threads freed
         if unknown_origin:
             reporter.warn(unknown_origin)
         if two_way:
