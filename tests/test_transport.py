@@ -610,3 +610,16 @@ def test_the_error_message_of_a_json_body_without_errors_key_is_still_short(requ
     with pytest.raises(ServerError) as caught:
         make(max_attempts=1).request("GET", "clients")
     assert len(caught.value.api_message) <= 200
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.firma.local:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/firma-ca.pem")
+    session = Transport("https://musterfirma.billomat.net/api").session
+    assert session.proxies.get("https") == "http://proxy.firma.local:3128"
+    assert session.verify == "/etc/ssl/firma-ca.pem"
+    assert session.trust_env is False  # not re-read on every request
+    monkeypatch.setenv("NO_PROXY", "musterfirma.billomat.net")
+    assert "https" not in Transport("https://musterfirma.billomat.net/api").session.proxies

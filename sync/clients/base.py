@@ -73,6 +73,22 @@ class _Call(TypedDict):
     status: int
 
 
+def session_for(base_url: str) -> requests.Session:
+    """A requests session that takes the proxy and CA settings from the environment once, for `base_url`.
+
+    requests otherwise re-reads every environment variable on each request to find a proxy
+    (trust_env): ~0.25 ms a request, seconds in a migration of 30,000 requests. HTTPS_PROXY, NO_PROXY
+    and REQUESTS_CA_BUNDLE still count, as they are when billsync starts; .netrc does not (every API
+    call carries its own credentials).
+    """
+    session = requests.Session()
+    found = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    return session
+
+
 class Transport:
     """Every request of one API: session, headers, timeout, retries, rate-limit budget, error mapping."""
 
@@ -96,7 +112,7 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         self.host = parts.netloc or self.base_url
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else session_for(self.base_url)
         self.clock = clock
         self.timeout = float(timeout)
         self.max_attempts = max(1, int(max_attempts))

@@ -54,7 +54,7 @@ class Emulator:
         self._server = _Server((HOST, self.config.port), _Handler)
         self._server.emulator = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="emulator", daemon=True
         )
         self._thread.start()
         return self.base_url

@@ -94,6 +94,9 @@ def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or "id" not in df.columns:
         return df.reset_index(drop=True)
     ids = df["id"].astype(object)
+    numbers = pd.to_numeric(ids, errors="coerce").to_numpy(dtype=float)
+    if not np.isnan(numbers).any() and bool((np.diff(numbers) > 0).all()):
+        return df.reset_index(drop=True)  # in order already (as Billomat lists them): no sort
     order = pd.DataFrame({"n": pd.to_numeric(ids, errors="coerce"), "s": ids.astype(str)})
     positions = order.sort_values(["n", "s"], na_position="last", kind="stable").index
     return df.loc[positions].reset_index(drop=True)
