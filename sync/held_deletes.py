@@ -151,14 +151,16 @@ def sheet(
     `rows`: resource → id → the row it had, sync.record_rows); a word typed for an entry still held is kept."""
     typed = decisions.typed if decisions is not None else {}
     rows = rows or {}
-    clients = current.clients
-    numbers = dict(zip(clients["id"].astype(str), clients["client_number"].astype(str), strict=True))
-    names = dict(zip(clients["id"].astype(str), clients["name"].astype(str), strict=True))
+    deletes = [h for h in held if h.change.action == "delete"]
+    numbers: dict[str, str] = {}
+    names: dict[str, str] = {}
+    if deletes:  # (100k clients: 0.75 s for two dicts a run without held deletes never reads)
+        clients = current.clients
+        numbers = dict(zip(clients["id"].astype(str), clients["client_number"].astype(str), strict=True))
+        names = dict(zip(clients["id"].astype(str), clients["name"].astype(str), strict=True))
     listed: list[list[str | int]] = []
-    for h in held:
+    for h in deletes:
         change = h.change
-        if change.action != "delete":
-            continue
         client = change.key if change.resource == "clients" else change.client_key
         name = names.get(change.key, "") if change.resource == "clients" else change.label
         row = rows.get(change.resource, {}).get(change.key)

@@ -203,8 +203,10 @@ def build_plan(
         ("clients", kunden, diff.clients.deletes),
     ):
         frame = current.frame(resource)
-        marks = zip(_text(frame, "id"), _text(frame, "customfield"), strict=True)
-        made_for_rows = {rid for rid, mark in marks if mark in markers}
+        made_for_rows: set[str] = set()
+        if markers and len(deletes):  # (300,000 records read for nothing when there is no create or delete)
+            marks = zip(_text(frame, "id"), _text(frame, "customfield"), strict=True)
+            made_for_rows = {rid for rid, mark in marks if mark in markers}
         planned = [c for c in _deletes(deletes, resource, sheet_name) if c.key not in made_for_rows]
         # sync.desired blocks a resource's deletes when a malformed or unknown key may be a typo of an
         # existing id (whose record would then look deleted); that outranks every flag.
@@ -401,7 +403,10 @@ def _deletes(frame: pd.DataFrame, resource: str, sheet: str) -> list[Change]:
 def _text(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame.columns:
         return [""] * len(frame)
-    return [_str(v) for v in frame[column].tolist()]
+    values = frame[column].tolist()
+    if all(type(v) is str for v in values):  # frames hold str: the usual case, no call per value
+        return values
+    return [_str(v) for v in values]
 
 
 def _str(value: object) -> str:
