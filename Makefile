@@ -24,7 +24,9 @@ demo: $(STAMP)   ## run the whole story against the built-in emulator; files lan
 	$(BIN)/billsync demo
 
 test: $(STAMP)   ## run the whole test suite
-	$(BIN)/python -m pytest -q -n auto
+	@# Bytecode caching on even where the machine turns it off (PYTHONDONTWRITEBYTECODE): otherwise each
+	@# worker re-rewrites every test module's asserts (~5 s) and every subprocess recompiles sync/.
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n auto --dist worksteal
 
 readme: $(STAMP) ## regenerate the README's demo transcript from a real run
 	$(BIN)/python -m tests.readme_demo
