@@ -7,9 +7,10 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -183,7 +184,7 @@ class _Grid:
     copies die while the next is read, so memory holds the distinct values, not every cell at once.
     """
 
-    CHUNK = 1024
+    CHUNK = 2048
 
     def __init__(self, convert: Callable[[Any], str]) -> None:
         self.convert = convert
@@ -191,11 +192,15 @@ class _Grid:
         self.parts: list[np.ndarray] = []
         self.pools: list[dict[str, str]] = []
 
-    def add(self, row: list[Any]) -> None:
-        """One row of cells (rows may be ragged: short ones are padded with "")."""
-        self.rows.append(row)
-        if len(self.rows) == self.CHUNK:
+    def add_all(self, rows: Iterable[list[Any]]) -> int:
+        """Every row of `rows` (ragged ones are padded with ""), a chunk at a time; how many there were."""
+        count = 0
+        it = iter(rows)
+        while chunk := list(islice(it, self.CHUNK)):
+            self.rows = chunk
+            count += len(chunk)
             self._flush()
+        return count
 
     def build(self) -> np.ndarray:
         """Every row added, as one array as wide as the widest row."""
@@ -316,10 +321,8 @@ def _parse_sheet(path: Path, name: str) -> tuple[np.ndarray, _Merged]:
             # the columns left of it are padded back (to_python(skip_empty_area=False) does the same).
             first_row, first_col = sheet.start or (0, 0)
             lead = [""] * first_col
-            seen = 0
-            for row in sheet.iter_rows():
-                grid.add(lead + row if first_col else row)
-                seen += 1
+            rows = sheet.iter_rows()
+            seen = grid.add_all((lead + row for row in rows) if first_col else rows)
             # calamine merged ranges: ((first row, col), (last row, col)), 0-based.
             merged = tuple((r0, c0, r1, c1) for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ())
         except python_calamine.CalamineError as exc:
@@ -425,8 +428,7 @@ def _read_csv_file(file: Path, sheet: str, preferred: str) -> tuple[list[str], n
         raise _encoding_error(file, sheet, data, exc.start, preferred) from None
     separator = detect_separator(text, preferred)
     cells = _Grid(str)
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False):
-        cells.add(row)
+    cells.add_all(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False))
     headers, grid = _header_and_rows(cells.build())
     if not any(headers):
         raise WorkbookError("the file is empty: no header row", file=file, sheet=sheet, row=1)
