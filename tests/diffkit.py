@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sync import sheet
@@ -49,13 +51,16 @@ def frame(kind: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """A Desired frame: the fixed columns first, then the fields the rows name; all text but `_row`."""
     rows = list(rows)
     columns = list(dict.fromkeys([*DESIRED_COLUMNS[kind], *(k for r in rows for k in r)]))
-    data = pd.DataFrame(rows, columns=columns).astype(object)
-    for name in columns:
+    data: dict[str, np.ndarray] = {}
+    for name in columns:  # column by column in plain Python: Hypothesis builds thousands of these
+        cells = [r.get(name) for r in rows]
         if name == "_row":
-            data[name] = data[name].astype("int64")
+            data[name] = np.array(cells, dtype=np.int64)
         else:
-            data[name] = data[name].where(data[name].notna(), "")
-    return data
+            column = np.empty(len(cells), dtype=object)
+            column[:] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in cells]
+            data[name] = column
+    return pd.DataFrame(data, columns=columns)
 
 
 def desired(
