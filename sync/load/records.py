@@ -31,7 +31,7 @@ def markers_in(current: AccountFrames) -> dict[tuple[str, str], str]:
         # Vectorised first: 300,000 records, a handful of marks (a loop over all took 0.3 s a call).
         marked = frame[frame["customfield"].str.startswith(MARKER_PREFIX, na=False).astype(bool)]
         for record_id, mark in zip(marked["id"].tolist(), marked["customfield"].tolist(), strict=True):
-            if isinstance(mark, str) and isinstance(record_id, str):
+            if isinstance(record_id, str):
                 out[(resource, mark)] = record_id
     return out
 

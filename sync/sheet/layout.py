@@ -97,7 +97,7 @@ def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
     numbers = pd.to_numeric(ids, errors="coerce").to_numpy(dtype=float)
     if not np.isnan(numbers).any() and bool((np.diff(numbers) > 0).all()):
         return df.reset_index(drop=True)  # in order already (as Billomat lists them): no sort
-    order = pd.DataFrame({"n": pd.to_numeric(ids, errors="coerce"), "s": ids.astype(str)})
+    order = pd.DataFrame({"n": numbers, "s": ids.astype(str)}, index=df.index)
     positions = order.sort_values(["n", "s"], na_position="last", kind="stable").index
     return df.loc[positions].reset_index(drop=True)
 

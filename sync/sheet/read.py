@@ -188,7 +188,6 @@ class _Grid:
 
     def __init__(self, convert: Callable[[Any], str]) -> None:
         self.convert = convert
-        self.rows: list[list[Any]] = []
         self.parts: list[np.ndarray] = []
         self.pools: list[dict[str, str]] = []
 
@@ -197,14 +196,12 @@ class _Grid:
         count = 0
         it = iter(rows)
         while chunk := list(islice(it, self.CHUNK)):
-            self.rows = chunk
             count += len(chunk)
-            self._flush()
+            self._add_chunk(chunk)
         return count
 
     def build(self) -> np.ndarray:
         """Every row added, as one array as wide as the widest row."""
-        self._flush()
         if not self.parts:
             return np.empty((0, 0), dtype=object)
         width = max(part.shape[1] for part in self.parts)
@@ -212,10 +209,7 @@ class _Grid:
         self.parts = []
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    def _flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if not rows:
-            return
+    def _add_chunk(self, rows: list[list[Any]]) -> None:
         width = max(map(len, rows))
         if any(len(r) != width for r in rows):
             rows = [list(r) + [""] * (width - len(r)) for r in rows]
