@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
 import io
+import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +68,161 @@ def run_cli(argv: list[str], env: dict[str, str], clock: FakeClock | None = None
     result = Result(code, out.getvalue(), err.getvalue())
     assert_product_lines_only(result)
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Pulls as a starting point, pulled once per account and configuration
+# --------------------------------------------------------------------------------------------------
+
+# A pull only reads Billomat, so the same account under the same emulator options, clock time, umask and
+# arguments gives the same workbook and state folder. About 120 tests start from such a pull; the first
+# of each kind in a test process is run for real and kept, the others get a copy of its files (modes and
+# mtimes kept) and its requests replayed into the emulator's log, rate window and fault counter, so that
+# every count a test makes from the pull on is the same. One test gets at most one copy per kind: two
+# pulls of one account in one test are two real pulls (their origin stamps differ, as in life).
+# test_pull_e2e tests pull itself and never goes through here.
+_PULLS: dict[str, _KeptPull] = {}
+_COPIED: set[tuple[str, str]] = set()  # (test id, key) already given a copy
+
+
+@dataclass(frozen=True)
+class _KeptPull:
+    folder: Path  # the workbook (file or CSV folder) under `name`, and its state folder .billsync
+    name: str
+    result: Result
+    log: list
+    rate_used: dict[str, int]
+    seen: int
+
+
+def pull_once(emu: Emulator, argv: list[str], env: dict[str, str], clock: FakeClock | None = None) -> Result:
+    """`run_cli(argv)` for a `pull --out PATH` that sets a test up; a copy of an identical earlier pull when
+    there is one (see _PULLS), else the real pull."""
+    out = Path(argv[argv.index("--out") + 1])
+    key = _pull_key(emu, argv, out, env, clock)
+    if key is None:
+        return run_cli(argv, env, clock)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    kept = _PULLS.get(key)
+    if kept is not None and (test, key) not in _COPIED and _room_in_rate_window(emu, kept):
+        _COPIED.add((test, key))
+        return _copy_pull(emu, kept, out)
+    return _keep_pull(emu, argv, env, clock, out, key)
+
+
+def _pull_key(
+    emu: Emulator, argv: list[str], out: Path, env: dict[str, str], clock: FakeClock | None
+) -> str | None:
+    """What a pull's files depend on, or None when this pull must be real (faults, own state folder,
+    an existing workbook or state beside it, a large account)."""
+    state = emu.state
+    if (
+        "--state" in argv
+        or out.exists()
+        or (out.parent / ".billsync").exists()
+        or emu.config.faults.active
+        or emu._faults._forced  # pending forced faults
+        or len(state.table("clients")) > 5000
+    ):
+        return None
+    options = {
+        name: repr(getattr(emu.config, name))
+        for name in emu.config.__dataclass_fields__
+        if name not in ("clock", "port", "faults", "account")
+    }
+    mask = os.umask(0o077)
+    os.umask(mask)
+    with state.lock:
+        records = {
+            resource: list(state.table(resource).values())
+            for resource in (
+                "clients",
+                "contacts",
+                "client_properties",
+                "client_property_values",
+                "client_tags",
+            )
+        }
+        account = [state.billomat_id, state.settings, state.myself, sorted(state.documents), records]
+    material = [
+        [a if a != str(out) else f"OUT/{out.name}" for a in argv],  # the name says xlsx or CSV folder
+        sorted((k, v) for k, v in env.items() if not k.endswith("_URL")),
+        options,
+        [emu.config.clock.now(), clock.now() if clock is not None else None],  # a system clock never repeats
+        mask,
+        account,
+    ]
+    return hashlib.sha1(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _keep_pull(
+    emu: Emulator, argv: list[str], env: dict[str, str], clock: FakeClock | None, out: Path, key: str
+) -> Result:
+    before_files = set(out.parent.iterdir())
+    before_log = len(emu.requests)
+    before_rate = dict(emu.rate_limiter._used)
+    before_seen = emu._faults._seen
+    before_time = emu.config.clock.now()
+    result = run_cli(argv, env, clock)
+    log = emu.requests[before_log:]
+    new_files = set(out.parent.iterdir()) - before_files
+    if (
+        result.code != 0
+        or new_files != {out, out.parent / ".billsync"}
+        or emu.config.clock.now() != before_time
+        or any(r.status == 429 or r.fault for r in log)
+    ):
+        return result
+    folder = Path(tempfile.mkdtemp(prefix="billsync-pull-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for path in new_files:
+        _copy(path, folder / path.name)
+    after_rate = emu.rate_limiter._used
+    used = {
+        bucket: n - (before_rate[bucket][1] if before_rate.get(bucket, (None, 0))[0] == window else 0)
+        for bucket, (window, n) in after_rate.items()
+    }
+    _PULLS[key] = _KeptPull(
+        folder,
+        out.name,
+        _moved(result, out.parent, folder),
+        log,
+        used,
+        emu._faults._seen - before_seen,
+    )
+    return result
+
+
+def _room_in_rate_window(emu: Emulator, kept: _KeptPull) -> bool:
+    limits = {"default": emu.config.rate_limit, "app": emu.config.rate_limit_app}
+    return all(
+        limits.get(bucket, 0) <= 0 or emu.rate_limiter.used(bucket) + n <= limits[bucket]
+        for bucket, n in kept.rate_used.items()
+    )
+
+
+def _copy_pull(emu: Emulator, kept: _KeptPull, out: Path) -> Result:
+    _copy(kept.folder / kept.name, out)
+    _copy(kept.folder / ".billsync", out.parent / ".billsync")
+    limits = {"default": emu.config.rate_limit, "app": emu.config.rate_limit_app}
+    with emu.lock:
+        emu._log.extend(kept.log)
+        emu._faults._seen += kept.seen
+        for bucket, n in kept.rate_used.items():
+            for _ in range(n):
+                emu.rate_limiter.take(bucket, limits.get(bucket, 0))
+    return _moved(kept.result, kept.folder, out.parent)
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=shutil.copy2)
+    else:
+        shutil.copy2(source, target)
+
+
+def _moved(result: Result, old: Path, new: Path) -> Result:
+    return Result(result.code, result.out.replace(str(old), str(new)), result.err.replace(str(old), str(new)))
 
 
 def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
@@ -134,7 +294,9 @@ def assert_private(state: Path, *expected_files: str) -> None:
     assert found["."] == 0o700, {k: oct(v) for k, v in found.items()}
     for name in expected_files:
         assert name in found, sorted(found)
-    wrong = {k: oct(v) for k, v in found.items() if k != "." and v != (0o700 if (state / k).is_dir() else 0o600)}
+    wrong = {
+        k: oct(v) for k, v in found.items() if k != "." and v != (0o700 if (state / k).is_dir() else 0o600)
+    }
     assert not wrong, wrong
 
 

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from sync.emulator import Emulator
-from tests.e2e import billomat_env, run_cli, sample_emulator
+from tests.e2e import billomat_env, pull_once, run_cli, sample_emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ def cli(emu: Emulator, *args: str):  # noqa: ANN201
 
 def pulled(emu: Emulator, tmp_path: Path) -> Path:
     path = tmp_path / "kunden.xlsx"
-    result = cli(emu, "pull", "--out", str(path))
+    result = pull_once(emu, ["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
     return path
 

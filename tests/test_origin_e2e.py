@@ -22,7 +22,7 @@ from sync.emulator import Emulator
 from sync.mapping import load_mapping
 from sync.origin import ORIGIN_FILE, ORIGIN_PROPERTY, read_origin, write_origin
 from sync.sheet import read_workbook
-from tests.e2e import API_KEY, REPO, Result, billomat_env, run_cli
+from tests.e2e import API_KEY, REPO, Result, billomat_env, pull_once, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def cli(emu: Emulator, *argv: str) -> Result:
 
 
 def pulled(emu: Emulator, path: Path) -> Path:
-    result = cli(emu, "pull", "--out", str(path))
+    result = pull_once(emu, ["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
     return path
 

@@ -50,6 +50,7 @@ from tests.e2e import (
     billomat_env,
     files_containing,
     modes,
+    pull_once,
     run_cli,
     run_killed,
     umask,
@@ -98,7 +99,9 @@ def cli(emu: Emulator, *argv: str) -> Result:
 
 
 def pull(emu: Emulator, path: Path) -> Path:
-    result = cli(emu, "pull", "--out", str(path))
+    result = pull_once(
+        emu, ["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url), emu.config.clock
+    )  # type: ignore[arg-type]
     assert result.code == 0, result.text
     return path
 
@@ -803,7 +806,9 @@ def test_push_under_faults_reaches_exactly_the_fault_free_state(tmp_path, oracle
         (-1, "after", "duplicate", "read"),
     ],
 )
-def test_push_killed_at_a_write_and_run_again_completes_exactly(tmp_path, oracles, k, when, tag_post, reading):
+def test_push_killed_at_a_write_and_run_again_completes_exactly(
+    tmp_path, oracles, k, when, tag_post, reading
+):
     """Killed at the k-th write (-1: the last, so no id was written back), then `push` again: the
     journal and the markers make the next run finish exactly what was left, in one run.
     tag_post="duplicate": the emulator stores a repeated tag POST twice (billomat-api.md §4.5)."""

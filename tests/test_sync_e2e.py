@@ -18,6 +18,7 @@ from tests.e2e import (
     assert_private,
     billomat_env,
     modes,
+    pull_once,
     run_cli,
     run_killed,
     sample_emulator,
@@ -45,7 +46,7 @@ def emu(request):
 
 def pulled(emu: Emulator, tmp_path: Path) -> Path:
     path = tmp_path / "kunden.xlsx"
-    result = run_cli(["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
+    result = pull_once(emu, ["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
     return path
 

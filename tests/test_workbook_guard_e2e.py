@@ -18,7 +18,7 @@ import sync.jobs.prepare
 import sync.jobs.two_way
 from sync.clock import FakeClock
 from sync.emulator import Emulator, EmulatorConfig, load_seed
-from tests.e2e import API_KEY, REPO, billomat_env, run_cli
+from tests.e2e import API_KEY, REPO, billomat_env, pull_once, run_cli
 from tests.test_sync_e2e import edit, kunden, writes
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ def run(emu: Emulator, command: str, path: Path, *extra: str):  # noqa: ANN201
 
 def pulled(emu: Emulator, tmp_path: Path, name: str = "kunden.xlsx") -> Path:
     path = tmp_path / name
-    result = run(emu, "pull", path)
+    result = pull_once(emu, ["pull", "--out", str(path), "--no-progress"], billomat_env(emu.billomat_url))
     assert result.code == 0, result.text
     return path
 
