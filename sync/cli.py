@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -19,8 +20,12 @@ from sync.settings import Settings, load_settings
 Command = Callable[[Context], int]
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command (SPEC §2)."""
+    # Built once per process: argparse asks gettext for its translations ~40 times per build, each a
+    # handful of stat() calls (about 6 ms); parsing does not change the parser, and the demo and the
+    # tests run many commands in one process.
     from sync import commands
 
     common = _common_options(argparse.ArgumentParser(add_help=False), suppress=False)
