@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sync.desired import Desired
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, object_frame
 from sync.keys import is_new_key
 from sync.mapping import ColumnMap, Mapping, SheetMap
 from sync.text import clean, column_values, normalized
@@ -244,7 +244,7 @@ def _diff_records(
     creates = desired.iloc[np.flatnonzero(is_new)]
     fields = [c.field for c in columns if c.field != "client_id" or not link]
     creates = creates[[c for c in ("_key", "_row", "client_key") if c in creates.columns] + fields]
-    unknown_frame = pd.DataFrame({"key": keys[unknown], "row": rows[unknown]})
+    unknown_frame = object_frame({"key": keys[unknown], "row": rows[unknown]})
 
     # Every current record no desired row matched (the positions are known: no second hash look-up).
     gone = np.ones(len(index), dtype=bool)
@@ -324,7 +324,7 @@ def _long_updates(
     if not parts:
         return _frame(UPDATE_COLUMNS)
     at = np.concatenate([p[0] for p in parts])
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "key": keys[at],
             "row": rows[at],
@@ -350,10 +350,10 @@ def _delete_frame(deletes: pd.DataFrame, resource: str) -> pd.DataFrame:
         label = _join(
             _clean_col(deletes, "label"), np.where(person != "", person, _clean_col(deletes, "name"))
         )
-        frame = pd.DataFrame({"key": keys, "label": label, "client_id": _clean_col(deletes, "client_id")})
+        frame = object_frame({"key": keys, "label": label, "client_id": _clean_col(deletes, "client_id")})
     else:
         label = _join(_clean_col(deletes, "client_number"), _clean_col(deletes, "name"))
-        frame = pd.DataFrame({"key": keys, "label": label})
+        frame = object_frame({"key": keys, "label": label})
     return frame.iloc[_key_order(keys)].reset_index(drop=True)
 
 
@@ -407,7 +407,7 @@ def _diff_properties(
     changed, old_values, new_values = _changed(old, new, sheet.properties.normalize)
     if not changed.size:
         return empty
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "client_key": client_keys[changed],
             "property_id": prop_ids[changed],
@@ -452,8 +452,8 @@ def _diff_tags(
         add[d_in] = ~d_np.isin(c_np) & (d_norm != "")
         remove[c_in] = ~c_np.isin(d_np) & (c_norm != "")
 
-    added = pd.DataFrame({"client_key": d_keys[add], "name": d_names[add], "row": _rows(desired)[add]})
-    removed = pd.DataFrame(
+    added = object_frame({"client_key": d_keys[add], "name": d_names[add], "row": _rows(desired)[add]})
+    removed = object_frame(
         {
             "client_id": c_ids[remove],
             "name": c_names[remove],
@@ -550,6 +550,4 @@ def _sorted_by_row(frame: pd.DataFrame, then: str) -> pd.DataFrame:
 
 
 def _frame(columns: Iterable[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series([], dtype=np.int64 if c in ("row", "_row") else object) for c in columns}
-    )
+    return object_frame({c: () for c in columns})

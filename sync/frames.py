@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,32 @@ def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] =
             cells = [_text(cell) for cell in cells]
         data[name] = cells
     return pd.DataFrame(data, columns=order, dtype=object)
+
+
+INT_COLUMNS = frozenset({"_row", "row"})  # sheet row numbers: the only int columns of billsync's frames
+
+
+def object_frame(data: Mapping[str, Any], ints: frozenset[str] = INT_COLUMNS) -> pd.DataFrame:
+    """A frame of object columns (the values as they are) with int64 columns for the names in `ints`.
+
+    One constructor call for the object columns (copied, as pandas copies a dict's arrays), then the
+    int ones put in their places: pandas 3 would infer its `str` dtype from arrays of str (NaN instead
+    of None, and slower), and a dict of Series is aligned index by index, about three times the cost
+    of this on the small frames of every run.
+    """
+    names = list(data)
+    if names and not any(len(values) for values in data.values()):
+        return _empty_frame(tuple(names), ints).copy()  # ~10 µs instead of ~200; a diff makes ~8
+    frame = pd.DataFrame({n: data[n] for n in names if n not in ints}, dtype=object)
+    for at, name in enumerate(names):
+        if name in ints:
+            frame.insert(at, name, np.asarray(data[name], dtype=np.int64))
+    return frame
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_frame(names: tuple[str, ...], ints: frozenset[str]) -> pd.DataFrame:
+    return object_frame({name: [0] for name in names}, ints).iloc[:0]
 
 
 class TextFrameBuilder:

@@ -7,6 +7,8 @@ import pandas as pd
 
 from sync.mapping import normalize_text
 
+_COLUMN_ARRAY = getattr(pd.DataFrame, "_get_column_array", None)
+
 
 def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     """One column as an object array ("" where the column is missing).
@@ -15,8 +17,15 @@ def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     `diff._changed` repairs missing values among the few cells that differ). Any other dtype (pandas'
     `str`, pyarrow strings) is converted with missing values as "".
     """
-    if name not in frame.columns:
+    columns = frame.columns
+    if name not in columns:
         return np.full(len(frame), "", dtype=object)
+    if _COLUMN_ARRAY is not None and columns.is_unique:
+        # pandas' own accessor for a column's array, without building a Series: ~1 µs instead of ~9,
+        # and the merge, diff and plan of one run ask ~300 times. Private, so only where it exists.
+        values = _COLUMN_ARRAY(frame, columns.get_loc(name))
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            return values
     series = frame[name]
     if series.dtype == object:
         return series.to_numpy(dtype=object)

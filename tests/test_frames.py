@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from sync.frames import AccountFrames, TextFrameBuilder, text_frame
+from sync.frames import AccountFrames, TextFrameBuilder, object_frame, text_frame
 
 
 def test_missing_keys_and_none_become_empty_text():
@@ -75,3 +76,17 @@ def test_equal_values_of_a_page_share_one_string():
     builder.add_records([{"id": str(i), "kind": "".join(["SETT", "INGS"])} for i in range(10)], text=True)
     kinds = builder.build()["kind"].tolist()
     assert kinds == ["SETTINGS"] * 10 and len({id(k) for k in kinds}) == 1
+
+
+def test_object_frame_keeps_str_and_none_as_objects_and_rows_as_int_in_their_place():
+    frame = object_frame({"key": np.array(["00042", None], dtype=object), "row": [3, 7], "new": ["42", ""]})
+    assert list(frame.columns) == ["key", "row", "new"]
+    assert [str(t) for t in frame.dtypes] == ["object", "int64", "object"]  # not pandas' inferred `str`
+    assert frame["key"].tolist() == ["00042", None] and frame["row"].tolist() == [3, 7]
+
+
+def test_object_frame_of_no_rows_has_its_columns_and_dtypes():
+    frame = object_frame({"_row": (), "name": ()})
+    assert list(frame.columns) == ["_row", "name"] and len(frame) == 0
+    assert [str(t) for t in frame.dtypes] == ["int64", "object"]
+    assert str(object_frame({"row": ()}, ints=frozenset())["row"].dtype) == "object"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+import sync.text
 from sync.text import clean, column_values, normalized
 
 
@@ -25,3 +27,16 @@ def test_normalized_applies_the_mapping_steps_and_nothing_without_steps() -> Non
     values = np.array([" Müller  GmbH "], dtype=object)
     assert normalized(values, ()) is values
     assert normalized(values, ("strip",)).tolist() == ["Müller  GmbH"]
+
+
+@pytest.mark.parametrize("accessor", ["pandas", "without pandas' private accessor"])
+def test_an_object_column_is_its_own_array_with_or_without_the_fast_accessor(
+    accessor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if accessor != "pandas":
+        monkeypatch.setattr(sync.text, "_COLUMN_ARRAY", None)
+    frame = pd.DataFrame({"id": ["1", "2"], "name": ["00042", None], "_row": [2, 3]}, dtype=object)
+    values = column_values(frame, "name")
+    assert values.dtype == object and values.tolist() == ["00042", None]
+    assert np.shares_memory(values, column_values(frame, "name"))  # no copy either way
+    assert column_values(frame.astype({"_row": "int64"}), "_row").tolist() == [2, 3]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sync.desired.model import RowProblem
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, object_frame
 from sync.mapping import SheetMap
 from sync.sheet import property_columns
 from sync.wording import RESOURCE_WORDS, record_label
@@ -18,23 +18,13 @@ NONE = np.array(None, dtype=object)
 
 
 TAGS_COLUMNS = ("_row", "client_key", "name")
+ROW = frozenset({"_row"})  # the int column of the desired frames ("row" never occurs in them)
 VALUES_COLUMNS = ("_row", "client_key", "client_property_id", "value")
 
 
 def frame_of(data: dict[str, np.ndarray] | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A frame of object (str) columns and an int `_row`, as every frame of billsync holds.
-
-    Explicit dtypes: from plain arrays pandas 3 would infer its `str` dtype, which costs about a
-    second per 100k-row frame here and compares differently (NaN instead of None).
-    """
-    if data is None:
-        data = {name: np.array([], dtype=np.int64 if name == "_row" else object) for name in columns}
-    return pd.DataFrame(
-        {
-            name: pd.Series(values, dtype=np.int64 if name == "_row" else object, copy=False)
-            for name, values in data.items()
-        }
-    )
+    """A frame of object (str) columns and an int `_row`, as every frame of billsync holds."""
+    return object_frame({name: () for name in columns} if data is None else data, ints=ROW)
 
 
 def ascii_digits(values: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from sync.frames import AccountFrames
+from sync.frames import AccountFrames, object_frame
 from sync.mapping import Mapping, SheetMap
 from sync.merge.model import REMOVAL_COLUMNS, TAGS_FIELD, UPDATE_COLUMNS, WorkbookChanges
 from sync.sheet import build_tables, property_columns
@@ -229,20 +229,19 @@ def _update_frame(
     new: np.ndarray,
 ) -> pd.DataFrame:
     n = len(rows)
-    return pd.DataFrame(
+    return object_frame(
         {
-            "resource": pd.Series(np.full(n, resource, dtype=object), dtype=object),
-            "sheet": pd.Series(np.full(n, sheet, dtype=object), dtype=object),
-            "row": pd.Series(np.asarray(rows, dtype=np.int64), dtype=np.int64),
-            "key": pd.Series(keys, dtype=object),
-            "header": pd.Series(headers, dtype=object),
-            "field": pd.Series(fields, dtype=object),
-            "old": pd.Series(old, dtype=object),
-            "new": pd.Series(new, dtype=object),
+            "resource": np.full(n, resource, dtype=object),
+            "sheet": np.full(n, sheet, dtype=object),
+            "row": rows,
+            "key": keys,
+            "header": headers,
+            "field": fields,
+            "old": old,
+            "new": new,
         }
     )
 
 
 def _records_frame(records: list[dict[str, object]], columns: tuple[str, ...]) -> pd.DataFrame:
-    data = {c: pd.Series([r[c] for r in records], dtype=np.int64 if c == "row" else object) for c in columns}
-    return pd.DataFrame(data, columns=list(columns))
+    return object_frame({c: [r[c] for r in records] for c in columns})

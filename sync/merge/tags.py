@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sync.frames import object_frame
 from sync.mapping import TagsMap
 from sync.merge.context import Context
 from sync.merge.model import TAGS_FIELD
@@ -176,10 +177,4 @@ class TagMerge:
 
 
 def _tags_frame(rows: np.ndarray, clients: np.ndarray, names: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "_row": pd.Series(np.asarray(rows, dtype=np.int64), dtype=np.int64),
-            "client_key": pd.Series(clients, dtype=object),
-            "name": pd.Series(names, dtype=object),
-        }
-    )
+    return object_frame({"_row": rows, "client_key": clients, "name": names})

@@ -16,6 +16,7 @@ from typing import Literal, cast
 import pandas as pd
 
 from sync.cellvalues import canonical_bool, canonical_date, canonical_number, spreadsheet_rendering
+from sync.frames import object_frame
 from sync.keys import REMOVED_KEY
 from sync.mapping import Mapping, SheetMap
 from sync.merge import REMOVAL_COLUMNS, UPDATE_COLUMNS, Conflict, WorkbookChanges
@@ -454,7 +455,7 @@ def plan_request(
 
 def _frame_or_empty(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
     if frame is None or not len(frame):
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        return object_frame({c: () for c in columns}, ints=frozenset())
     return frame
 
 
