@@ -241,9 +241,10 @@ def _diff_records(
                 parts.append((changed, col.field, old_values, new_values))
     updates = _long_updates(parts, keys, rows, [c.field for c in columns])
 
-    creates = desired.iloc[np.flatnonzero(is_new)]
     fields = [c.field for c in columns if c.field != "client_id" or not link]
-    creates = creates[[c for c in ("_key", "_row", "client_key") if c in creates.columns] + fields]
+    create_columns = [c for c in ("_key", "_row", "client_key") if c in desired.columns] + fields
+    # No new rows (most runs): the empty frame of those columns, not a selection of none.
+    creates = desired.iloc[np.flatnonzero(is_new)][create_columns] if is_new.any() else _frame(create_columns)
     unknown_frame = object_frame({"key": keys[unknown], "row": rows[unknown]})
 
     # Every current record no desired row matched (the positions are known: no second hash look-up).
@@ -251,7 +252,7 @@ def _diff_records(
     gone[pos[matched]] = False
     if excluded.size:
         gone &= ~index.isin(excluded)
-    deletes = current[gone]
+    deletes = current[gone] if gone.any() else current.iloc[:0]
     return RecordDiff(
         creates=creates.reset_index(drop=True),
         updates=updates,
@@ -344,6 +345,8 @@ def _sort_updates(frame: pd.DataFrame, field_order: dict[str, int]) -> pd.DataFr
 
 
 def _delete_frame(deletes: pd.DataFrame, resource: str) -> pd.DataFrame:
+    if not len(deletes):
+        return _frame(("key", "label", "client_id") if resource == "contacts" else ("key", "label"))
     keys = _clean_col(deletes, "id")
     if resource == "contacts":
         person = _join(_clean_col(deletes, "first_name"), _clean_col(deletes, "last_name"))

@@ -256,6 +256,8 @@ def _guard(resource: str, count: int, total: int, allow_deletes: bool, max_delet
 
 
 def _creates(frame: pd.DataFrame, resource: str, sheet: str) -> list[Change]:
+    if not len(frame):
+        return []
     fields = [c for c in frame.columns if c not in ("_key", "_row", "client_key")]
     seen: dict[tuple[str, str], int] = {}
     out: list[Change] = []

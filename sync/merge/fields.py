@@ -14,6 +14,7 @@ import pandas as pd
 
 from sync.desired import row_key
 from sync.diff import writable_columns
+from sync.frames import object_frame
 from sync.mapping import ColumnMap, SheetMap
 from sync.merge.context import Context
 from sync.merge.model import STALE_COPY
@@ -168,21 +169,23 @@ class FieldMerge:
                     ledger.hold(resource, key, fld)
             data[cell.w_field] = value
         self.refresh_read_only(u, both, base_less & (u.side != None))  # noqa: E711
-        out = wf.iloc[u.pw[keep]].copy()
-        for name, value in data.items():
-            out[name] = pd.Series(value[keep], index=out.index, dtype=object)
+        # W's rows that stay, column by column, the merged values in place of W's: one frame built once.
+        at = u.pw[keep]
+        columns = {
+            name: data[name][keep] if name in data else wf[name].to_numpy()[at] for name in map(str, wf.columns)
+        }
         # Recreated rows are creates: the row key for the record, and for a contact the row key of
         # its recreated client.
         recreate = u.fate[keep] == RECREATE
-        if recreate.any():
-            keys = column_values(out, "_key").copy()
+        if recreate.any() and "_key" in columns:
+            keys = columns["_key"].astype(object)
             keys[recreate] = [row_key(int(r)) for r in u.rows[keep][recreate]]
-            out["_key"] = pd.Series(keys, index=out.index, dtype=object)
-        if clients is not None and "client_key" in out.columns and len(out):
-            keys = column_values(out, "client_key")
-            rekeyed = clients.rekeyed(positions(clients.index, keys), keys)
-            out["client_key"] = pd.Series(rekeyed, index=out.index, dtype=object)
-        return out.reset_index(drop=True)
+            columns["_key"] = keys
+        if clients is not None and "client_key" in columns and len(at):
+            keys = columns["client_key"].astype(object)
+            columns["client_key"] = clients.rekeyed(positions(clients.index, keys), keys)
+        # W's columns are object, and int for the sheet row (desired.rows.frame_of).
+        return object_frame(columns, frozenset(name for name in columns if wf[name].dtype.kind in "iu"))
 
     def refresh_read_only(self, u: Universe, both: np.ndarray, adopted: np.ndarray) -> None:
         """Read-only columns (client number, created, ...) follow Billomat.
