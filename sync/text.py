@@ -33,18 +33,18 @@ def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def clean(values: np.ndarray) -> np.ndarray:
-    """Values as str: missing ones (None, NaN) as ""."""
-    if not len(values):
-        return values.astype(object)
-    out = pd.Series(values, dtype=object)
-    missing = out.isna()
+    """Values as str: missing ones (None, NaN) as "" (a new array; the input is left as it is)."""
+    out = np.array(values, dtype=object)  # pd.isna on the array itself: no Series per call
+    missing = pd.isna(out)
     if missing.any():
-        out = out.where(~missing, "")
-    return out.to_numpy(dtype=object)
+        out[missing] = ""
+    return out
 
 
 def normalized(values: np.ndarray, steps: tuple[str, ...]) -> np.ndarray:
-    """The values as compared: mapping.normalize_text applied to one column (Series.map)."""
+    """The values as compared: mapping.normalize_text applied to one column."""
     if not steps or not len(values):
         return values
-    return pd.Series(values, dtype=object).map(lambda v: normalize_text(v, steps)).to_numpy(dtype=object)
+    out = np.empty(len(values), dtype=object)
+    out[:] = [normalize_text(v, steps) for v in values]
+    return out

@@ -11,6 +11,7 @@ from sync.frames import AccountFrames
 from sync.keys import NEW_KEY, REMOVED_KEY, row_key
 from sync.mapping import SheetMap
 from sync.sheet import sheet_cells
+from sync.text import column_values
 
 
 class SheetOpener:
@@ -76,8 +77,11 @@ class SheetOpener:
         current = self.current.frame(sm.resource)
         if "id" not in current.columns:
             current = frame_of({"id": np.array([], dtype=object)})
-        current = current.drop_duplicates("id").reset_index(drop=True)
-        id_index = pd.Index(current["id"].to_numpy(dtype=object), dtype=object)
+        id_index = pd.Index(column_values(current, "id"), dtype=object)
+        if not id_index.is_unique:  # a record paged twice is one record (the usual account has no twin)
+            current = current.drop_duplicates("id")
+            id_index = pd.Index(column_values(current, "id"), dtype=object)
+        current = current.reset_index(drop=True)
 
         rows = table.index.to_numpy(dtype=np.int64)
         keys = np.array([k.strip() for k in table[key_header].to_numpy(dtype=object)], dtype=object)

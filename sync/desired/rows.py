@@ -11,6 +11,7 @@ from sync.desired.model import RowProblem
 from sync.frames import AccountFrames, object_frame
 from sync.mapping import SheetMap
 from sync.sheet import property_columns
+from sync.text import column_values
 from sync.wording import RESOURCE_WORDS, record_label
 
 # None as a 0-d object array: what np.where/np.append make of a bare None, in a form numpy's stubs accept.
@@ -51,7 +52,7 @@ class SheetRows:
 
     def column(self, header: str) -> np.ndarray:
         """The cells of the column `header` (read rows only)."""
-        return self.table[header].to_numpy(dtype=object)
+        return column_values(self.table, header)
 
     def aligned(self, field_name: str) -> np.ndarray:
         """The current value of `field_name` per row (None for rows without a Billomat record)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,11 @@ def load_mapping(path: Path | str) -> Mapping:
     return mapping_from_text(read_yaml_text(path), source=str(path))
 
 
+@functools.lru_cache(maxsize=16)
 def mapping_from_text(text: str, source: str = "<text>") -> Mapping:
     """Parse and validate mapping YAML text; raise MappingError listing every problem."""
+    # Remembered per text and source (a Mapping is frozen): a process that runs many commands, the
+    # demo or a Python user's jobs, parses and checks the same file once (~4 ms each time otherwise).
     data, checker = parse_yaml(text, source)
     return _validate(data, checker, source)
 
