@@ -25,7 +25,9 @@ def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
         # and the merge, diff and plan of one run ask ~300 times. Private, so only where it exists.
         values = _COLUMN_ARRAY(frame, columns.get_loc(name))
         if isinstance(values, np.ndarray) and values.dtype == object:
-            return values
+            view = values.view()
+            view.flags.writeable = False  # read-only, as pandas' to_numpy hands out the frame's data
+            return view
     series = frame[name]
     if series.dtype == object:
         return series.to_numpy(dtype=object)

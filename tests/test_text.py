@@ -38,5 +38,6 @@ def test_an_object_column_is_its_own_array_with_or_without_the_fast_accessor(
     frame = pd.DataFrame({"id": ["1", "2"], "name": ["00042", None], "_row": [2, 3]}, dtype=object)
     values = column_values(frame, "name")
     assert values.dtype == object and values.tolist() == ["00042", None]
-    assert np.shares_memory(values, column_values(frame, "name"))  # no copy either way
+    assert np.shares_memory(values, column_values(frame, "name"))  # no copy either way ...
+    assert not values.flags.writeable  # ... and no way to change the frame through it
     assert column_values(frame.astype({"_row": "int64"}), "_row").tolist() == [2, 3]
