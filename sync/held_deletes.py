@@ -26,6 +26,7 @@ import pandas as pd
 from sync.frames import RESOURCES, AccountFrames
 from sync.mapping import Mapping
 from sync.plan import NEED_FLAG, HeldChange, Plan, change_order
+from sync.text import column_values
 from sync.wording import held_reason
 from sync.workbook.owned import OwnedSheet, owned_rows
 
@@ -200,7 +201,8 @@ def reason_text(reason: str) -> str:
 
 def workbook_ids(clients: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, set[str]]:
     """The ids the workbook's rows hold, per resource (from the desired frames' `_key`)."""
+    # Through a plain list: pandas' str dtype would be iterated one boxed value at a time (300k: 0.2 s).
     return {
-        "clients": set(clients["_key"].astype(str)) if "_key" in clients.columns else set(),
-        "contacts": set(contacts["_key"].astype(str)) if "_key" in contacts.columns else set(),
+        "clients": set(map(str, column_values(clients, "_key").tolist())) if "_key" in clients.columns else set(),
+        "contacts": set(map(str, column_values(contacts, "_key").tolist())) if "_key" in contacts.columns else set(),
     }

@@ -45,3 +45,12 @@ def test_a_recreated_clients_key_becomes_its_row_key() -> None:
     keys = np.array(["1001", "1002", "1002"], dtype=object)
     assert u.rekeyed(np.array([0, 1, 1]), keys).tolist() == ["1001", "row:3", "row:3"]
     assert keys.tolist() == ["1001", "1002", "1002"]  # a copy: the caller's keys stay
+
+
+def test_an_unchanged_account_aligns_every_side_on_the_workbooks_rows() -> None:
+    wanted = workbook(S0)
+    u = align(States.of(frames(S0), frames(S0), wanted, []), Scope.of(wanted), "clients")
+    assert u.keys.tolist() == ["1001", "1002", "1003"]
+    assert u.pw.tolist() == u.pb.tolist() == u.pc.tolist() == [0, 1, 2]
+    u.pb[0] = -1  # each side has its own positions (the fast path shares no array)
+    assert u.pw[0] == 0 and u.pc[0] == 0

@@ -29,6 +29,8 @@ class CreatedBoth:
         keys = column_values(wf, "_key")
         cf, c_index = states.frames_c[resource]
         _, b_index = states.frames_b[resource]
+        if c_index.equals(b_index):
+            return  # Billomat holds exactly the records of the base: none was created since (the usual run)
         c_ids = column_values(cf, "id")
         created = ~c_index.isin(b_index) & ~c_index.isin(keys) & ~c_index.isin(list(scope.unread[resource]))
         if resource == "contacts" and scope.marked_clients and created.any():

@@ -73,15 +73,18 @@ def align(states: States, scope: Scope, resource: str) -> Universe:
     _, c_index = states.frames_c[resource]
     w_keys = column_values(wf, "_key")
     w_index = pd.Index(w_keys, dtype=object)
-    b_only = b_index[~b_index.isin(w_index)]
-    c_only = c_index[~c_index.isin(w_index) & ~c_index.isin(b_index)]
+    # The usual night: the workbook lists the base's records and Billomat's, in the same order. Then
+    # the universe is W's keys and B and C sit at the same positions: no hash look-ups (300k: 0.4 s).
+    same_b, same_c = b_index.equals(w_index), c_index.equals(w_index)
+    b_only = b_index[:0] if same_b else b_index[~b_index.isin(w_index)]
+    c_only = c_index[:0] if same_c else c_index[~c_index.isin(w_index) & ~c_index.isin(b_index)]
     keys = np.concatenate([w_keys, b_only.to_numpy(dtype=object), c_only.to_numpy(dtype=object)])
     n = len(keys)
     pw = np.full(n, -1, dtype=np.int64)
     pw[: len(w_keys)] = np.arange(len(w_keys))
     index = pd.Index(keys, dtype=object)
-    pb = b_index.get_indexer(index) if len(b_index) else np.full(n, -1, dtype=np.int64)
-    pc = c_index.get_indexer(index) if len(c_index) else np.full(n, -1, dtype=np.int64)
+    pb = pw.copy() if same_b else b_index.get_indexer(index) if len(b_index) else np.full(n, -1, dtype=np.int64)
+    pc = pw.copy() if same_c else c_index.get_indexer(index) if len(c_index) else np.full(n, -1, dtype=np.int64)
     new = np.zeros(n, dtype=bool)
     loose = np.flatnonzero((pw >= 0) & (pb < 0) & (pc < 0))
     new[loose] = [is_new_key(k) for k in keys[loose]]
