@@ -15,6 +15,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import traceback
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,17 +80,19 @@ def run_cli(argv: list[str], env: dict[str, str], clock: FakeClock | None = None
 # arguments gives the same workbook and state folder. About 120 tests start from such a pull; the first
 # of each kind in a test process is run for real and kept, the others get a copy of its files (modes and
 # mtimes kept) and its requests replayed into the emulator's log, rate window and fault counter, so that
-# every count a test makes from the pull on is the same. One test gets at most one copy per kind: two
-# pulls of one account in one test are two real pulls (their origin stamps differ, as in life).
+# every count a test makes from the pull on is the same. Only a test's first pull of an account can be a
+# copy: two pulls of one account in one test are two real pulls (their origin stamps differ, as in life).
+# The copied snapshot's meta.json names the first pull's workbook path and URL: informational, never read.
 # test_pull_e2e tests pull itself and never goes through here.
 _PULLS: dict[str, _KeptPull] = {}
-_COPIED: set[tuple[str, str]] = set()  # (test id, key) already given a copy
+_PULLED: set[tuple[str, str]] = set()  # (test id, key): this test has pulled this account already
 
 
 @dataclass(frozen=True)
 class _KeptPull:
     folder: Path  # the workbook (file or CSV folder) under `name`, and its state folder .billsync
     name: str
+    url: str  # the Billomat URL the output names (another emulator's port than the next test's)
     result: Result
     log: list
     rate_used: dict[str, int]
@@ -103,9 +107,9 @@ def pull_once(emu: Emulator, argv: list[str], env: dict[str, str], clock: FakeCl
     if key is None:
         return run_cli(argv, env, clock)
     test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-    kept = _PULLS.get(key)
-    if kept is not None and (test, key) not in _COPIED and _room_in_rate_window(emu, kept):
-        _COPIED.add((test, key))
+    kept, again = _PULLS.get(key), (test, key) in _PULLED
+    _PULLED.add((test, key))
+    if kept is not None and not again:
         return _copy_pull(emu, kept, out)
     return _keep_pull(emu, argv, env, clock, out, key)
 
@@ -150,6 +154,8 @@ def _pull_key(
         options,
         [emu.config.clock.now(), clock.now() if clock is not None else None],  # a system clock never repeats
         mask,
+        # How full the rate window is: a pull near its end waits for the next one (RateBudget.reserve).
+        sorted((bucket, emu.rate_limiter.used(bucket)) for bucket in ("default", "app")),
         account,
     ]
     return hashlib.sha1(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
@@ -167,7 +173,8 @@ def _keep_pull(
     log = emu.requests[before_log:]
     new_files = set(out.parent.iterdir()) - before_files
     if (
-        result.code != 0
+        key in _PULLS  # kept already: this was a test's second pull of it
+        or result.code != 0
         or new_files != {out, out.parent / ".billsync"}
         or emu.config.clock.now() != before_time
         or any(r.status == 429 or r.fault for r in log)
@@ -185,20 +192,13 @@ def _keep_pull(
     _PULLS[key] = _KeptPull(
         folder,
         out.name,
-        _moved(result, out.parent, folder),
+        emu.billomat_url,
+        _moved(result, {str(out.parent): str(folder)}),
         log,
         used,
         emu._faults._seen - before_seen,
     )
     return result
-
-
-def _room_in_rate_window(emu: Emulator, kept: _KeptPull) -> bool:
-    limits = {"default": emu.config.rate_limit, "app": emu.config.rate_limit_app}
-    return all(
-        limits.get(bucket, 0) <= 0 or emu.rate_limiter.used(bucket) + n <= limits[bucket]
-        for bucket, n in kept.rate_used.items()
-    )
 
 
 def _copy_pull(emu: Emulator, kept: _KeptPull, out: Path) -> Result:
@@ -211,7 +211,7 @@ def _copy_pull(emu: Emulator, kept: _KeptPull, out: Path) -> Result:
         for bucket, n in kept.rate_used.items():
             for _ in range(n):
                 emu.rate_limiter.take(bucket, limits.get(bucket, 0))
-    return _moved(kept.result, kept.folder, out.parent)
+    return _moved(kept.result, {str(kept.folder): str(out.parent), kept.url: emu.billomat_url})
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -221,8 +221,11 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _moved(result: Result, old: Path, new: Path) -> Result:
-    return Result(result.code, result.out.replace(str(old), str(new)), result.err.replace(str(old), str(new)))
+def _moved(result: Result, replace: dict[str, str]) -> Result:
+    out, err = result.out, result.err
+    for old, new in replace.items():
+        out, err = out.replace(old, new), err.replace(old, new)
+    return Result(result.code, out, err)
 
 
 def run_subprocess(argv: list[str], env: dict[str, str], cwd: Path) -> Result:
@@ -353,15 +356,25 @@ def run_killed(emu: Emulator, argv: list[str], k: int, when: str, home: Path) ->
             code = 70
             try:
                 os.close(read_end)
+                os.chdir(REPO)  # where `python -m sync` ran
                 with os.fdopen(write_end, "w", encoding="utf-8", buffering=1) as stream:
-                    code = main([*argv, "--no-progress"], Runtime(env=env, out=stream, err=stream, cwd=REPO))
+                    try:
+                        code = main([*argv, "--no-progress"], Runtime(env=env, out=stream, err=stream))
+                    except BaseException:  # shown in the test's failure, not lost with the child
+                        traceback.print_exc(file=stream)
             finally:
                 os._exit(code)
         pids.append(pid)
         os.close(write_end)
-        with os.fdopen(read_end, encoding="utf-8") as stream:
-            output = stream.read()
-        _, status = os.waitpid(pid, 0)
+        # A child that hangs is killed after a minute (as communicate(timeout=60) did): the test then fails.
+        deadline = threading.Timer(60, os.kill, (pid, signal.SIGKILL))
+        deadline.start()
+        try:
+            with os.fdopen(read_end, encoding="utf-8") as stream:
+                output = stream.read()
+            _, status = os.waitpid(pid, 0)
+        finally:
+            deadline.cancel()
     finally:
         emu.billomat.handle = type(emu.billomat).handle.__get__(emu.billomat)  # type: ignore[method-assign]
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (hit, status, output)
