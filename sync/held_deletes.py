@@ -203,6 +203,6 @@ def workbook_ids(clients: pd.DataFrame, contacts: pd.DataFrame) -> dict[str, set
     """The ids the workbook's rows hold, per resource (from the desired frames' `_key`)."""
     # Through a plain list: pandas' str dtype would be iterated one boxed value at a time (300k: 0.2 s).
     return {
-        "clients": set(map(str, column_values(clients, "_key").tolist())) if "_key" in clients.columns else set(),
-        "contacts": set(map(str, column_values(contacts, "_key").tolist())) if "_key" in contacts.columns else set(),
+        resource: set(map(str, column_values(frame, "_key").tolist())) if "_key" in frame.columns else set()
+        for resource, frame in (("clients", clients), ("contacts", contacts))
     }

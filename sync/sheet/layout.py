@@ -7,6 +7,7 @@ import pandas as pd
 
 from sync.frames import AccountFrames
 from sync.mapping import Mapping, SheetMap
+from sync.text import clean, column_values
 
 # First characters that make a spreadsheet treat text as a formula (OWASP CSV injection, CWE-1236).
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -81,12 +82,7 @@ def build_tables(frames: AccountFrames, mapping: Mapping) -> dict[str, pd.DataFr
 
 def _text(df: pd.DataFrame, column: str) -> np.ndarray:
     """A column as an object array of str ("" where missing)."""
-    if column not in df.columns:
-        return np.full(len(df), "", dtype=object)
-    values = df[column]
-    if values.isna().any():
-        values = values.where(values.notna(), "")
-    return values.to_numpy(dtype=object)
+    return clean(column_values(df, column))
 
 
 def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
