@@ -398,10 +398,12 @@ def _diff_properties(
             # Two rows for one client and property: the newest (highest id) wins, as on the sheet.
             order = pd.to_numeric(pd.Series(column_values(values, "id")), errors="coerce").to_numpy()
             values = values.iloc[np.argsort(order, kind="stable")]
-        cur_index = pd.MultiIndex.from_arrays([column_values(values, "client_id"), column_values(values, "client_property_id")])
-        keep = ~cur_index.duplicated(keep="last")
-        cur_index, cur_values = cur_index[keep], column_values(values, "value")[keep]
-        pos = cur_index.get_indexer(pd.MultiIndex.from_arrays([client_keys, prop_ids]))
+        cur_codes, wanted = _pair_codes(
+            (column_values(values, "client_id"), column_values(values, "client_property_id")), (client_keys, prop_ids)
+        )
+        keep = ~cur_codes.duplicated(keep="last")
+        cur_values = column_values(values, "value")[keep]
+        pos = cur_codes[keep].get_indexer(wanted)
         old = np.where(pos >= 0, cur_values[np.maximum(pos, 0)], "")
     else:
         old = np.full(len(desired), "", dtype=object)
@@ -441,7 +443,7 @@ def _diff_tags(
 
     # Equal raw pairs are equal after any normaliser: only the clients with a raw difference are
     # normalised and compared again (exact, and cheap when few tags changed).
-    d_pairs, c_pairs = _pairs(d_keys, d_names), _pairs(c_ids, c_names)
+    d_pairs, c_pairs = _pair_codes((d_keys, d_names), (c_ids, c_names))
     add = ~d_pairs.isin(c_pairs) & (d_names != "")
     remove = ~c_pairs.isin(d_pairs) & (c_names != "")
     if steps and (add.any() or remove.any()):
@@ -449,7 +451,7 @@ def _diff_tags(
         d_in = np.flatnonzero(pd.Index(d_keys, dtype=object).isin(involved))
         c_in = np.flatnonzero(pd.Index(c_ids, dtype=object).isin(involved))
         d_norm, c_norm = normalized(d_names[d_in], steps), normalized(c_names[c_in], steps)
-        d_np, c_np = _pairs(d_keys[d_in], d_norm), _pairs(c_ids[c_in], c_norm)
+        d_np, c_np = _pair_codes((d_keys[d_in], d_norm), (c_ids[c_in], c_norm))
         add[:] = False
         remove[:] = False
         add[d_in] = ~d_np.isin(c_np) & (d_norm != "")
@@ -468,8 +470,20 @@ def _diff_tags(
     return TagDiff(add=_sorted_by_row(added, "name"), remove=_sorted_by_row(removed, "name"))
 
 
-def _pairs(a: np.ndarray, b: np.ndarray) -> pd.MultiIndex:
-    return pd.MultiIndex.from_arrays([pd.Index(a, dtype=object), pd.Index(b, dtype=object)])
+def _pair_codes(*pairs: tuple[np.ndarray, np.ndarray]) -> list[pd.Index]:
+    """Each array of pairs (a[i], b[i]) as one integer per pair: equal codes ⇔ equal pairs, across all.
+
+    The merge codes its pairs the same way (`merge.vectors`): one unsorted factorize per side instead
+    of a MultiIndex, whose sorted levels cost about three times as much at 100,000 clients.
+    """
+    a_codes, _ = pd.factorize(np.concatenate([a for a, _ in pairs]), use_na_sentinel=False)
+    b_codes, b_known = pd.factorize(np.concatenate([b for _, b in pairs]), use_na_sentinel=False)
+    codes = a_codes.astype(np.int64) * max(len(b_known), 1) + b_codes
+    out, start = [], 0
+    for a, _ in pairs:
+        out.append(pd.Index(codes[start : start + len(a)], dtype=np.int64))
+        start += len(a)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
