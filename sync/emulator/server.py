@@ -82,7 +82,8 @@ class Emulator:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stop() (Ctrl-C raises KeyboardInterrupt); True when stopped, False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._stopping.wait(0.25):
+        # Waits in slices (a signal is only handled between them), never past the deadline.
+        while not self._stopping.wait(0.25 if deadline is None else max(0.0, min(0.25, deadline - time.monotonic()))):
             if deadline is not None and time.monotonic() >= deadline:
                 return False
         return True
