@@ -44,7 +44,7 @@ def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] =
         if not all(type(cell) is str for cell in cells):
             cells = [_text(cell) for cell in cells]
         data[name] = cells
-    return pd.DataFrame(data, columns=order, dtype=object)
+    return _object_block(order, data)
 
 
 INT_COLUMNS = frozenset({"_row", "row"})  # sheet row numbers: the only int columns of billsync's frames
@@ -61,11 +61,26 @@ def object_frame(data: Mapping[str, Any], ints: frozenset[str] = INT_COLUMNS) ->
     names = list(data)
     if names and not any(len(values) for values in data.values()):
         return _empty_frame(tuple(names), ints).copy()  # ~10 µs instead of ~200; a diff makes ~8
-    frame = pd.DataFrame({n: data[n] for n in names if n not in ints}, dtype=object)
+    frame = _object_block([n for n in names if n not in ints], data)
     for at, name in enumerate(names):
         if name in ints:
             frame.insert(at, name, np.asarray(data[name], dtype=np.int64))
     return frame
+
+
+def _object_block(names: list[str], data: Mapping[str, Any]) -> pd.DataFrame:
+    """The object columns as one 2-D block wrapped without a copy: half the time of pandas' dict path
+    (~35 µs for a few rows), which checks and consolidates the columns itself. Series (aligned by
+    their index) and columns of unequal length take pandas' own path, and its checks."""
+    columns = [data[name] for name in names]
+    rows = len(columns[0]) if columns else 0
+    if not columns or any(isinstance(values, pd.Series) or len(values) != rows for values in columns):
+        return pd.DataFrame(dict(zip(names, columns, strict=True)), dtype=object)
+    cells = np.empty((len(columns), rows), dtype=object)
+    for at, values in enumerate(columns):
+        # An array is copied cell by cell; anything else one item per cell (a tuple stays one value).
+        cells[at] = values if isinstance(values, np.ndarray) and values.ndim == 1 else np.fromiter(values, object, rows)
+    return pd.DataFrame(cells.T, columns=names, dtype=object, copy=False)
 
 
 @functools.lru_cache(maxsize=256)
