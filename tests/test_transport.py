@@ -12,7 +12,7 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError, decode_json
+from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError, _query, decode_json
 from sync.clients.ratelimit import RateWait
 from sync.clock import FakeClock
 from sync.errors import (
@@ -191,6 +191,21 @@ def test_an_answer_body_decodes_exactly_as_the_json_module_decodes_it(body: byte
     expected = json.loads(body)
     decoded = decode_json(body)
     assert repr(decoded) == repr(expected)  # repr: NaN is never equal to itself
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"client_id": "1001", "per_page": "1000", "page": 2},
+        {"tags": "Ärzte & Praxen", "name": "a=b;c+d/e?f#g", "empty": ""},
+        {"order_by": "id ASC", "skip": None, "ids": ["1", "2"]},
+        {},
+    ],
+)
+def test_the_query_string_is_the_one_requests_makes_of_the_params(params: dict[str, Any]) -> None:
+    url = "https://musterfirma.billomat.net/api/clients"
+    expected = requests.Request("GET", url, params=params).prepare().url
+    assert requests.Request("GET", url, params=_query(params)).prepare().url == expected
 
 
 def test_a_body_that_is_not_json_is_a_value_error_from_either_decoder() -> None:

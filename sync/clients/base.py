@@ -242,7 +242,7 @@ class Transport:
             response = self.session.request(
                 method,
                 url,
-                params=params or None,
+                params=_query(params),
                 json=body,
                 data=form,
                 headers=self._headers,
@@ -445,6 +445,17 @@ def _errors_text(errors: Any) -> str:
     if errors is None:
         return ""
     return str(errors).strip()
+
+
+def _query(params: Mapping[str, Any]) -> str | None:
+    """The query string requests would make of `params` (UTF-8, None values left out, sequences repeated).
+
+    Handed to requests ready-made: a dict goes through its runtime Protocol checks (requests 2.34's
+    `SupportsItems`), ~0.1 ms of a ~0.7 ms request to the emulator, ~13,000 times in the test suite.
+    """
+    if not params:
+        return None
+    return urlencode([(key, value) for key, value in params.items() if value is not None], doseq=True)
 
 
 def decode_json(content: bytes) -> Any:
