@@ -142,12 +142,15 @@ class Book:
                     self.grids[name] = list(csv.reader(fh, delimiter=";"))
         else:
             self.wb = openpyxl.load_workbook(path)
+        self._headers: dict[str, list[str]] = {}  # openpyxl's row 1, read once (until row 1 changes)
 
     # -- raw access ---------------------------------------------------------------------------------
     def headers(self, sheet: str) -> list[str]:
         if self.is_csv:
             return self.grids[sheet][0]
-        return [str(c.value) if c.value is not None else "" for c in self.wb[sheet][1]]
+        if sheet not in self._headers:
+            self._headers[sheet] = [str(c.value) if c.value is not None else "" for c in self.wb[sheet][1]]
+        return self._headers[sheet]
 
     def nrows(self, sheet: str) -> int:
         """The last sheet row (1 = header)."""
@@ -170,6 +173,8 @@ class Book:
             cells[col] = "'" + value if value[:1] in _RISKY else value
         else:
             self.wb[sheet].cell(row, col + 1).value = value if value != "" else None
+            if row == 1:
+                self._headers.pop(sheet, None)
 
     def row_of(self, sheet: str, header: str, value: str) -> int:
         rows = self.rows_of(sheet, header, value)
@@ -208,6 +213,7 @@ class Book:
             del self.grids[sheet][row - 1]
         else:
             self.wb[sheet].delete_rows(row)
+            self._headers.pop(sheet, None)
 
     def save(self) -> None:
         if self.is_csv:
