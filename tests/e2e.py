@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -354,6 +355,9 @@ def run_killed(emu: Emulator, argv: list[str], k: int, when: str, home: Path) ->
         pid = os.fork()
         if pid == 0:  # the child: never returns into pytest
             code = 70
+            # The parent's objects to a generation the child's collector never scans: it would touch
+            # (and so copy) every page of the pytest process the fork shares.
+            gc.freeze()
             try:
                 os.close(read_end)
                 os.chdir(REPO)  # where `python -m sync` ran
