@@ -31,7 +31,8 @@ def test_konflikte_decisions_are_read_and_kept_while_held(tmp_path: Path, mappin
     decisions, problems = read_decisions(path, mapping)
     assert decisions == {("clients", "1001", "city"): "billomat"}
     assert problems == [
-        "sheet 'Konflikte', row 3, column 'Entscheidung': 'vielleicht' is no decision; type Billomat or Arbeitsmappe"
+        "sheet 'Konflikte', row 3, column 'Entscheidung' (Kunden id 1005): 'vielleicht' is no decision;"
+        " type Billomat or Arbeitsmappe"
     ]
     # Still held (e.g. the run stopped before the merge): the typed decision stays in the sheet.
     apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
@@ -50,3 +51,21 @@ def test_no_conflicts_and_no_konflikte_sheet_changes_nothing(tmp_path: Path, map
     report = apply_workbook_changes(path, mapping, changes(), [])
     assert not report.written and path.read_bytes() == data
     assert openpyxl.load_workbook(path).sheetnames == ["Kunden", "Kontakte"]
+
+
+def test_a_typo_in_entscheidung_names_the_record_and_the_column_of_its_conflict(
+    tmp_path: Path, mapping: Mapping
+) -> None:
+    path = tmp_path / "k.xlsx"
+    write_workbook(build_tables(account(3), mapping), path, mapping)
+    apply_workbook_changes(path, mapping, changes(), CONFLICTS_1)
+    wb = openpyxl.load_workbook(path)
+    wb[KONFLIKTE]["J2"] = "Bilomat"  # the conflict of Ort in client 1001
+    wb.save(path)
+    assert read_decisions(path, mapping) == (
+        {},
+        [
+            "sheet 'Konflikte', row 2, column 'Entscheidung' (Kunden id 1001, column 'Ort'): 'Bilomat' is no"
+            " decision; type Billomat or Arbeitsmappe"
+        ],
+    )

@@ -17,6 +17,7 @@ from sync.errors import WorkbookError
 from sync.konflikte import (
     KONFLIKTE_HEADERS,
     KONFLIKTE_WIDTHS,
+    WHOLE_RECORD,
     ZEILE_COL,
     conflict_rows,
     decision_id,
@@ -107,6 +108,8 @@ def read_decisions(
         cols = [headers.index(h) for h in ("Entscheidung", "Ressource", "Schlüssel", "Feld-ID")]
     except ValueError:
         return out, [f"sheet {KONFLIKTE!r}: the header row is not billsync's; no decision read"]
+    # The record and column as listed beside the decision, for the message (SPEC §9).
+    shown = [headers.index(h) if h in headers else None for h in ("Blatt", "Billomat-ID", "Datensatz", "Spalte")]
     for number, row in enumerate(rows[1:], start=2):
         cells = [row[c] if c < len(row) else "" for c in cols]
         typed, resource, key, fld = (c.strip() for c in cells)
@@ -114,9 +117,21 @@ def read_decisions(
             continue
         side = DECISION_WORDS.get(typed.casefold())
         if side is None:
+            sheet, record_id, record, column = (
+                (row[c] if c is not None and c < len(row) else "").strip() for c in shown
+            )
+            named = ", ".join(
+                part
+                for part in (
+                    " ".join(v for v in (sheet, f"id {record_id}" if record_id else "") if v),
+                    record if record != record_id else "",  # Datensatz shows the id when there is no name
+                    f"column {column!r}" if column and column != WHOLE_RECORD else "",
+                )
+                if part
+            )
             problems.append(
-                f"sheet {KONFLIKTE!r}, row {number}, column 'Entscheidung': {typed!r} is no decision;"
-                " type Billomat or Arbeitsmappe"
+                f"sheet {KONFLIKTE!r}, row {number}, column 'Entscheidung'{f' ({named})' if named else ''}: "
+                f"{typed!r} is no decision; type Billomat or Arbeitsmappe"
             )
             continue
         out[decision_id(resource, key, fld, mapping)] = side
