@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -12,6 +11,8 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+
+from sync.text import to_text
 
 # The resources of one Billomat account, in the order they are extracted and shown.
 RESOURCES = ("clients", "contacts", "client_properties", "client_property_values", "client_tags")
@@ -42,7 +43,7 @@ def text_frame(records: Iterable[Mapping[str, object]], columns: Sequence[str] =
     for name in order:
         cells = [row.get(name) for row in rows]
         if not all(type(cell) is str for cell in cells):
-            cells = [_text(cell) for cell in cells]
+            cells = [to_text(cell) for cell in cells]
         data[name] = cells
     return _object_block(order, data)
 
@@ -137,7 +138,7 @@ class TextFrameBuilder:
             return
         columns = tuple(columns)
         if not text and not _STR_ONLY.issuperset(map(type, chain.from_iterable(rows))):
-            rows = [tuple(map(_text, row)) for row in rows]
+            rows = [tuple(map(to_text, row)) for row in rows]
         cells = np.empty((len(rows), len(columns)), dtype=object)
         cells[:] = rows  # every value a str now: numpy sees no nested sequences
         self._keys.update(dict.fromkeys(columns))
@@ -177,14 +178,6 @@ class TextFrameBuilder:
 
 
 _STR_ONLY = frozenset({str})
-
-
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool):  # Billomat's booleans are "1"/"0" (billomat-api.md §1)
-        return "1" if value else "0"
-    return value if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from sync.mapping import normalize_text
 
 _COLUMN_ARRAY = getattr(pd.DataFrame, "_get_column_array", None)
+
+
+def to_text(value: object) -> str:
+    """A value as billsync keeps it: text as it is, "" for None and NaN, booleans as 1/0, else str()."""
+    if isinstance(value, str):  # nearly always: Billomat sends every scalar as text (billomat-api.md §1)
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):  # Billomat's booleans are "1"/"0" (billomat-api.md §1)
+        return "1" if value else "0"
+    return str(value)
 
 
 def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sync.text
-from sync.text import clean, column_values, normalized
+from sync.text import clean, column_values, normalized, to_text
 
 
 def test_a_missing_column_reads_as_empty_strings() -> None:
@@ -41,3 +41,11 @@ def test_an_object_column_is_its_own_array_with_or_without_the_fast_accessor(
     assert np.shares_memory(values, column_values(frame, "name"))  # no copy either way ...
     assert not values.flags.writeable  # ... and no way to change the frame through it
     assert column_values(frame.astype({"_row": "int64"}), "_row").tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("00042", "00042"), ("", ""), (None, ""), (float("nan"), ""), (True, "1"), (False, "0"), (42, "42"), (0.5, "0.5")],
+)
+def test_to_text_keeps_text_and_turns_missing_values_and_booleans_into_billomats_text(value: object, text: str) -> None:
+    assert to_text(value) == text

@@ -8,15 +8,7 @@ from itertools import chain, repeat
 from typing import Any, cast
 
 from sync.clients.paging import unwrap_items
-
-
-def to_text(value: Any) -> str:
-    """A field value as Billomat's JSON has it: text, "" for empty, booleans as 1/0."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return value if isinstance(value, str) else str(value)
+from sync.text import to_text
 
 
 def split_record(
