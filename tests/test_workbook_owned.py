@@ -69,3 +69,17 @@ def test_a_typo_in_entscheidung_names_the_record_and_the_column_of_its_conflict(
             " decision; type Billomat or Arbeitsmappe"
         ],
     )
+
+
+def test_a_typo_names_a_labelled_record_once_with_its_id(tmp_path: Path, mapping: Mapping) -> None:
+    path = tmp_path / "k.xlsx"
+    write_workbook(build_tables(account(3), mapping), path, mapping)
+    labelled = [Conflict(**{**CONFLICTS_1[0].__dict__, "label": "1001 00057 Gärtnerei Krüger e.K."})]
+    apply_workbook_changes(path, mapping, changes(), labelled)
+    wb = openpyxl.load_workbook(path)
+    wb[KONFLIKTE]["J2"] = "?"
+    wb.save(path)
+    assert read_decisions(path, mapping)[1] == [
+        "sheet 'Konflikte', row 2, column 'Entscheidung' (Kunden id 1001 00057 Gärtnerei Krüger e.K., column 'Ort'):"
+        " '?' is no decision; type Billomat or Arbeitsmappe"
+    ]

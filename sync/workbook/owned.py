@@ -120,15 +120,13 @@ def read_decisions(
             sheet, record_id, record, column = (
                 (row[c] if c is not None and c < len(row) else "").strip() for c in shown
             )
-            named = ", ".join(
-                part
-                for part in (
-                    " ".join(v for v in (sheet, f"id {record_id}" if record_id else "") if v),
-                    record if record != record_id else "",  # Datensatz shows the id when there is no name
-                    f"column {column!r}" if column and column != WHOLE_RECORD else "",
-                )
-                if part
-            )
+            # Datensatz is the record's label, which starts with its id ("1001 00057 Gärtnerei …"): shown
+            # once, after "id"; a label without the id (a new row's) goes beside it.
+            if record_id and record.startswith(record_id):
+                record_id, record = record, ""
+            who = " ".join(v for v in (sheet, f"id {record_id}" if record_id else "") if v)
+            where = f"column {column!r}" if column and column != WHOLE_RECORD else ""
+            named = ", ".join(part for part in (who, record, where) if part)
             problems.append(
                 f"sheet {KONFLIKTE!r}, row {number}, column 'Entscheidung'{f' ({named})' if named else ''}: "
                 f"{typed!r} is no decision; type Billomat or Arbeitsmappe"
