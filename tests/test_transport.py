@@ -12,7 +12,7 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError, _query, decode_json
+from sync.clients.base import ConnectFailedError, Transport, TruncatedBodyError, _param, _query, decode_json
 from sync.clients.ratelimit import RateWait
 from sync.clock import FakeClock
 from sync.errors import (
@@ -196,13 +196,13 @@ def test_an_answer_body_decodes_exactly_as_the_json_module_decodes_it(body: byte
 @pytest.mark.parametrize(
     "params",
     [
-        {"client_id": "1001", "per_page": "1000", "page": 2},
+        {"client_id": "1001", "per_page": "1000", "page": _param(2)},
         {"tags": "Ärzte & Praxen", "name": "a=b;c+d/e?f#g", "empty": ""},
-        {"order_by": "id ASC", "skip": None, "ids": ["1", "2"]},
+        {"order_by": "id ASC", "skip": _param(None), "ids": _param(["1", "2"]), "flag": _param(True)},
         {},
     ],
 )
-def test_the_query_string_is_the_one_requests_makes_of_the_params(params: dict[str, Any]) -> None:
+def test_the_query_string_is_the_one_requests_makes_of_the_params(params: dict[str, str]) -> None:
     url = "https://musterfirma.billomat.net/api/clients"
     expected = requests.Request("GET", url, params=params).prepare().url
     assert requests.Request("GET", url, params=_query(params)).prepare().url == expected

@@ -447,15 +447,13 @@ def _errors_text(errors: Any) -> str:
     return str(errors).strip()
 
 
-def _query(params: Mapping[str, Any]) -> str | None:
-    """The query string requests would make of `params` (UTF-8, None values left out, sequences repeated).
+def _query(params: Mapping[str, str]) -> str | None:
+    """The query string requests would make of `params` (every value text already: `_param`).
 
     Handed to requests ready-made: a dict goes through its runtime Protocol checks (requests 2.34's
     `SupportsItems`), ~0.1 ms of a ~0.7 ms request to the emulator, ~13,000 times in the test suite.
     """
-    if not params:
-        return None
-    return urlencode([(key, value) for key, value in params.items() if value is not None], doseq=True)
+    return urlencode(params) if params else None
 
 
 def decode_json(content: bytes) -> Any:
