@@ -74,14 +74,20 @@ def _object_block(names: list[str], data: Mapping[str, Any]) -> pd.DataFrame:
     (~35 µs for a few rows), which checks and consolidates the columns itself. Series (aligned by
     their index) and columns of unequal length take pandas' own path, and its checks."""
     columns = [data[name] for name in names]
-    rows = len(columns[0]) if columns else 0
-    if not columns or any(isinstance(values, pd.Series) or len(values) != rows for values in columns):
-        return pd.DataFrame(dict(zip(names, columns, strict=True)), dtype=object)
-    cells = np.empty((len(columns), rows), dtype=object)
+    if not columns or not all(map(_plain_column, columns)) or len({len(values) for values in columns}) != 1:
+        return pd.DataFrame(dict(zip(names, columns, strict=True)), columns=names, dtype=object)
+    cells = np.empty((len(columns), len(columns[0])), dtype=object)
     for at, values in enumerate(columns):
-        # An array is copied cell by cell; anything else one item per cell (a tuple stays one value).
-        cells[at] = values if isinstance(values, np.ndarray) and values.ndim == 1 else np.fromiter(values, object, rows)
+        # An array is copied cell by cell; a list one item per cell (a tuple in it stays one value).
+        cells[at] = values if isinstance(values, np.ndarray) else np.fromiter(values, object, len(values))
     return pd.DataFrame(cells.T, columns=names, dtype=object, copy=False)
+
+
+def _plain_column(values: object) -> bool:
+    """A list, tuple or 1-D array of plain values; anything else (a Series, dates, a scalar) is pandas' to take."""
+    if isinstance(values, np.ndarray):
+        return values.ndim == 1 and values.dtype.kind not in "mM"
+    return isinstance(values, list | tuple)
 
 
 @functools.lru_cache(maxsize=256)

@@ -102,12 +102,15 @@ def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[positions].reset_index(drop=True)
 
 
-_FEW = 1000  # up to this many ids the in-order check runs in Python (~1 µs an id; pandas' costs ~0.4 ms)
+_FEW = 1000  # up to this many ids the in-order check runs in Python (~0.2 µs an id; pandas' 60-300 µs a call)
 
 
 def _ascending_ids(ids: np.ndarray) -> bool:
-    """Whether every id is digits only and each is greater than the one before (Billomat's own order)."""
-    if not all(type(i) is str and i.isascii() and i.isdigit() for i in ids):
+    """Whether every id is at most 15 digits and each is greater than the one before (Billomat's own order).
+
+    15 digits: exact as the float the pandas path compares, so both paths agree on every id list.
+    """
+    if not all(type(i) is str and i.isascii() and i.isdigit() and len(i) <= 15 for i in ids):
         return False
     numbers = [int(i) for i in ids]
     return all(a < b for a, b in pairwise(numbers))
